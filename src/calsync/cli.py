@@ -1,0 +1,118 @@
+"""The `calsync` command: database, users, demo data, serving, syncing."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from calsync.config import get_settings
+from calsync.crm.errors import CrmError
+from calsync.crm.services import accounts
+from calsync.crypto import SecretBox
+from calsync.store import migrate
+from calsync.store.db import make_engine, make_session_factory, session_scope
+
+app = typer.Typer(help="calsync: CRM activities and external calendars kept in step.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+console = Console()
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url())
+    migrate.require_up_to_date(engine)
+    return make_session_factory(engine), SecretBox(settings.resolved_secret_key())
+
+
+def fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Creates or migrates the database to this version."""
+    url = get_settings().resolved_database_url()
+    migrate.upgrade(url)
+    console.print(f"database is at revision {migrate.head_revision()}")
+
+
+@user_app.command("add")
+def user_add(
+    email: str,
+    password: str = typer.Option(..., "--password", help="at least 8 characters"),
+    company: str = typer.Option("Default", "--company"),
+    admin: bool = typer.Option(False, "--admin"),
+    name: str = typer.Option(None, "--name"),
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA zone, e.g. Europe/Berlin"),
+) -> None:
+    """Adds a user (and the company, if new) and prints the user's API token."""
+    factory, box = _sessions()
+    try:
+        with session_scope(factory) as session:
+            user, token = accounts.add_user(
+                session, box, email=email, password=password, company_name=company, name=name,
+                is_admin=admin, timezone=timezone,
+            )
+            console.print(f"added {user.email} (company {company}{', admin' if admin else ''})")
+            console.print(f"API token: {token}")
+    except CrmError as exc:
+        fail(exc.message)
+
+
+@user_app.command("token")
+def user_token(email: str, rotate: bool = typer.Option(False, "--rotate", help="issue a new token")) -> None:
+    """Prints the user's API token."""
+    factory, box = _sessions()
+    try:
+        with session_scope(factory) as session:
+            user = accounts.user_by_email(session, email)
+            token = accounts.rotate_api_token(session, box, user) if rotate else accounts.api_token(box, user)
+            typer.echo(token)
+    except CrmError as exc:
+        fail(exc.message)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Seeds the demo company (once) and prints the demo logins and API tokens."""
+    from calsync.demo import seed_demo
+
+    factory, box = _sessions()
+    with session_scope(factory) as session:
+        seed_demo(session, box, get_settings(), console)
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option(None, "--host"),
+    port: int = typer.Option(None, "--port"),
+) -> None:
+    """Serves the web app and API (and the embedded CalDAV server and sync runner)."""
+    import uvicorn
+
+    from calsync.web.app import create_app
+
+    settings = get_settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        application = create_app(settings)
+    except migrate.NotMigrated as exc:
+        fail(str(exc))
+        return
+    console.print(f"calsync is serving on [bold]{settings.resolved_base_url()}[/bold]")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,57 @@
+"""Settings from `CALSYNC_*` environment variables, with defaults that work on one machine."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the product; each has a default so `make run` needs none of them."""
+
+    model_config = SettingsConfigDict(env_prefix="CALSYNC_", extra="ignore")
+
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = ""
+    max_body_bytes: int = 1_000_000
+    sync_interval_seconds: int = 300
+    sync_debounce_seconds: float = 1.0
+    embedded_dav: bool = True
+    runner: str = "embedded"  # "embedded" or "none"
+    login_max_failures: int = 5
+    login_lock_seconds: int = 300
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or SQLite in the var directory."""
+        if self.database_url:
+            return self.database_url
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.var_dir / 'calsync.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in the var directory (mode 600)."""
+        if self.secret_key:
+            return self.secret_key
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    def resolved_base_url(self) -> str:
+        return self.base_url or f"http://{self.host}:{self.port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The CRM core: domain rules, permissions and redaction, and the services every writer uses."""

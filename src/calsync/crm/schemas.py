@@ -1,0 +1,259 @@
+"""Input and output shapes of CRM objects. Field names follow Pipedrive's API where the concept is
+the same; the REST API and the web pages use these directly so validation happens once."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+Visibility = Literal["owner", "everyone"]
+AttendeeStatus = Literal["needs_action", "accepted", "declined", "tentative"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AttendeeIn(Strict):
+    email: EmailStr
+    name: str = Field(default="", max_length=300)
+    status: AttendeeStatus = "needs_action"
+    is_organizer: bool = False
+
+
+class ParticipantIn(Strict):
+    person_id: int
+    primary: bool = False
+
+
+class ActivityCreate(Strict):
+    """A new activity. Timed: `start`/`end` date-times (offset or `timezone`). All-day: dates, end exclusive."""
+
+    subject: str = Field(min_length=1, max_length=500)
+    type: str = Field(default="task", max_length=40)
+    owner_id: int | None = None
+    start: str
+    end: str | None = None
+    all_day: bool = False
+    timezone: str | None = Field(default=None, max_length=64)
+    busy: bool = True
+    done: bool = False
+    location: str = Field(default="", max_length=2000)
+    public_description: str = Field(default="", max_length=20000)
+    note: str = Field(default="", max_length=50000)
+    deal_id: int | None = None
+    person_id: int | None = None
+    org_id: int | None = None
+    participants: list[ParticipantIn] = Field(default_factory=list, max_length=200)
+    attendees: list[AttendeeIn] = Field(default_factory=list, max_length=500)
+    conference_meeting_url: str = Field(default="", max_length=2000)
+    visibility: Visibility = "everyone"
+    private: bool = False
+
+
+class ActivityUpdate(Strict):
+    """A partial change: only the fields sent are changed."""
+
+    subject: str | None = Field(default=None, min_length=1, max_length=500)
+    type: str | None = Field(default=None, max_length=40)
+    owner_id: int | None = None
+    start: str | None = None
+    end: str | None = None
+    all_day: bool | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    busy: bool | None = None
+    done: bool | None = None
+    location: str | None = Field(default=None, max_length=2000)
+    public_description: str | None = Field(default=None, max_length=20000)
+    note: str | None = Field(default=None, max_length=50000)
+    deal_id: int | None = None
+    person_id: int | None = None
+    org_id: int | None = None
+    participants: list[ParticipantIn] | None = Field(default=None, max_length=200)
+    attendees: list[AttendeeIn] | None = Field(default=None, max_length=500)
+    conference_meeting_url: str | None = Field(default=None, max_length=2000)
+    visibility: Visibility | None = None
+    private: bool | None = None
+
+
+class AttendeeOut(BaseModel):
+    email: str
+    name: str
+    status: str
+    is_organizer: bool
+    person_id: int | None
+
+
+class ParticipantOut(BaseModel):
+    person_id: int
+    primary: bool
+
+
+class SyncInfo(BaseModel):
+    """Where the activity syncs to and how that went, as the list and calendar views show it."""
+
+    status: str  # synced / pending / error / not_synced / no_account
+    account: str | None = None
+    provider: str | None = None
+    reason: str | None = None
+
+
+class ActivityOut(BaseModel):
+    """An activity as one viewer may see it; `redacted` means a busy block (time only)."""
+
+    id: int
+    uuid: str
+    subject: str
+    type: str
+    owner_id: int
+    all_day: bool
+    start: str
+    end: str
+    timezone: str | None
+    busy: bool
+    done: bool
+    location: str
+    public_description: str
+    note: str
+    deal_id: int | None
+    person_id: int | None
+    org_id: int | None
+    participants: list[ParticipantOut]
+    attendees: list[AttendeeOut]
+    conference_meeting_url: str
+    visibility: str
+    private: bool
+    redacted: bool
+    read_only: bool
+    series_uid: str | None
+    occurrence_id: str | None
+    origin: str
+    created_at: str
+    updated_at: str
+    deleted_at: str | None = None
+    sync: SyncInfo | None = None
+
+
+class ActivityTypeIn(Strict):
+    key: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1, max_length=100)
+    icon: str = Field(default="calendar", max_length=40)
+    color: str = Field(default="#4f6bed", pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class ActivityTypeUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    icon: str | None = Field(default=None, max_length=40)
+    color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+    active: bool | None = None
+
+
+class ActivityTypeOut(BaseModel):
+    id: int
+    key: str
+    name: str
+    icon: str
+    color: str
+    active: bool
+    is_custom: bool
+
+
+class OrganizationIn(Strict):
+    name: str = Field(min_length=1, max_length=300)
+    address: str = Field(default="", max_length=2000)
+    owner_id: int | None = None
+    visibility: Visibility = "everyone"
+
+
+class OrganizationUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    address: str | None = Field(default=None, max_length=2000)
+    owner_id: int | None = None
+    visibility: Visibility | None = None
+
+
+class OrganizationOut(BaseModel):
+    id: int
+    name: str
+    address: str
+    owner_id: int
+    visibility: str
+
+
+class PersonIn(Strict):
+    name: str = Field(min_length=1, max_length=300)
+    emails: list[EmailStr] = Field(default_factory=list, max_length=20)
+    phones: list[str] = Field(default_factory=list, max_length=20)
+    org_id: int | None = None
+    owner_id: int | None = None
+    visibility: Visibility = "everyone"
+
+    @field_validator("phones")
+    @classmethod
+    def _phones_short(cls, value: list[str]) -> list[str]:
+        for phone in value:
+            if len(phone) > 50:
+                raise ValueError("a phone number has at most 50 characters")
+        return value
+
+
+class PersonUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    emails: list[EmailStr] | None = Field(default=None, max_length=20)
+    phones: list[str] | None = Field(default=None, max_length=20)
+    org_id: int | None = None
+    owner_id: int | None = None
+    visibility: Visibility | None = None
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: str
+    emails: list[str]
+    phones: list[str]
+    org_id: int | None
+    owner_id: int
+    visibility: str
+
+
+class DealIn(Strict):
+    title: str = Field(min_length=1, max_length=300)
+    value: int = Field(default=0, ge=0)
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    status: Literal["open", "won", "lost"] = "open"
+    person_id: int | None = None
+    org_id: int | None = None
+    owner_id: int | None = None
+    visibility: Visibility = "everyone"
+
+
+class DealUpdate(Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    value: int | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    status: Literal["open", "won", "lost"] | None = None
+    person_id: int | None = None
+    org_id: int | None = None
+    owner_id: int | None = None
+    visibility: Visibility | None = None
+
+
+class DealOut(BaseModel):
+    id: int
+    title: str
+    value: int
+    currency: str
+    status: str
+    person_id: int | None
+    org_id: int | None
+    owner_id: int
+    visibility: str
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    timezone: str
+    is_admin: bool

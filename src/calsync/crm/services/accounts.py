@@ -1,0 +1,103 @@
+"""Companies, users, sign-in and API tokens."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from calsync.crm.errors import Conflict, Invalid, NotFound, Unauthorized
+from calsync.crm.services.activity_types import seed_default_types
+from calsync.crm.timing import zone
+from calsync.crypto import SecretBox, hash_password, new_api_token, token_digest, verify_password
+from calsync.store.tables import Company, User
+
+
+def get_or_create_company(session: Session, name: str) -> Company:
+    company = session.scalar(select(Company).where(Company.name == name))
+    if company is None:
+        company = Company(name=name)
+        session.add(company)
+        session.flush()
+        seed_default_types(session, company.id)
+    return company
+
+
+def add_user(
+    session: Session,
+    box: SecretBox,
+    *,
+    email: str,
+    password: str,
+    company_name: str = "Default",
+    name: str | None = None,
+    is_admin: bool = False,
+    timezone: str = "UTC",
+) -> tuple[User, str]:
+    """Create a user (and the company if new); returns the user and the clear API token."""
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 320:
+        raise Invalid(f"'{email}' is not an e-mail address", field="email")
+    if len(password) < 8:
+        raise Invalid("the password needs at least 8 characters", field="password")
+    zone(timezone)
+    if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
+        raise Conflict(f"a user with the e-mail {email} exists already")
+    company = get_or_create_company(session, company_name)
+    token = new_api_token()
+    user = User(
+        company_id=company.id,
+        email=email,
+        name=name or email.split("@")[0].capitalize(),
+        password_hash=hash_password(password),
+        timezone=timezone,
+        is_admin=is_admin,
+        api_token_digest=token_digest(token),
+        api_token_encrypted=box.encrypt(token),
+    )
+    session.add(user)
+    session.flush()
+    return user, token
+
+
+def user_by_email(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"no user with the e-mail {email}")
+    return user
+
+
+def api_token(box: SecretBox, user: User) -> str:
+    return box.decrypt(user.api_token_encrypted)
+
+
+def rotate_api_token(session: Session, box: SecretBox, user: User) -> str:
+    token = new_api_token()
+    user.api_token_digest = token_digest(token)
+    user.api_token_encrypted = box.encrypt(token)
+    session.flush()
+    return token
+
+
+def user_by_token(session: Session, token: str) -> User:
+    user = session.scalar(select(User).where(User.api_token_digest == token_digest(token)))
+    if user is None or not user.active:
+        raise Unauthorized("the API token is not valid: get yours with `calsync user token EMAIL`")
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None or not user.active or not verify_password(password, user.password_hash):
+        raise Unauthorized("wrong e-mail or password")
+    return user
+
+
+def company_users(session: Session, viewer: User) -> list[User]:
+    return list(session.scalars(select(User).where(User.company_id == viewer.company_id).order_by(User.name)))
+
+
+def user_in_company(session: Session, viewer: User, user_id: int, field: str = "owner_id") -> User:
+    user = session.get(User, user_id)
+    if user is None or user.company_id != viewer.company_id:
+        raise Invalid(f"there is no user {user_id} in your company", field=field)
+    return user

@@ -1,0 +1,319 @@
+"""Create, change, trash and restore activities. The API, the pages and the sync engine all call
+these, so validation, permissions and change tracking (`version`) happen in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from calsync.crm.errors import Conflict, Invalid, NotFound
+from calsync.crm.permissions import can_see_activity, require_edit
+from calsync.crm.schemas import ActivityCreate, ActivityUpdate, AttendeeIn, ParticipantIn
+from calsync.crm.services import changes
+from calsync.crm.services.accounts import user_in_company
+from calsync.crm.services.activity_types import type_by_key
+from calsync.crm.services.items import linkable
+from calsync.crm.timing import Timing, parse_date, parse_instant, zone
+from calsync.store.tables import (
+    Activity,
+    ActivityAttendee,
+    ActivityParticipant,
+    Deal,
+    Organization,
+    Person,
+    User,
+    utcnow,
+)
+
+Source = Literal["api", "ui", "sync", "demo"]
+TRASH_DAYS = 30
+READ_ONLY_MESSAGE = (
+    "this activity is an occurrence of a recurring event from your calendar and is read-only here: "
+    "edit it in the calendar, and the change will sync back"
+)
+
+
+def build_timing(*, start: str, end: str | None, all_day: bool, timezone: str | None, default_zone: str) -> Timing:
+    """Reads the API's start/end/all_day/timezone into a Timing, with messages that say what to fix."""
+    if all_day:
+        start_date = parse_date(start, "start")
+        end_date = parse_date(end, "end") if end else None
+        return Timing.day_span(start_date, end_date)
+    tz_name = timezone or default_zone
+    zone(tz_name)
+    start_at = parse_instant(start, tz_name, "start")
+    end_at = parse_instant(end, tz_name, "end") if end else start_at
+    return Timing.timed(start_at, end_at, tz_name)
+
+
+def apply_timing(activity: Activity, timing: Timing) -> None:
+    activity.all_day = timing.all_day
+    activity.start_at, activity.end_at, activity.timezone = timing.start_at, timing.end_at, timing.timezone
+    activity.start_date, activity.end_date = timing.start_date, timing.end_date
+    activity.span_start, activity.span_end = timing.span()
+    activity.is_long = timing.is_long()
+
+
+def timing_of(activity: Activity) -> Timing:
+    return Timing(
+        all_day=activity.all_day,
+        start_at=activity.start_at,
+        end_at=activity.end_at,
+        timezone=activity.timezone,
+        start_date=activity.start_date,
+        end_date=activity.end_date,
+    )
+
+
+def linked_items(session: Session, activity: Activity) -> list[Deal | Person | Organization | None]:
+    return [
+        session.get(Deal, activity.deal_id) if activity.deal_id else None,
+        session.get(Person, activity.person_id) if activity.person_id else None,
+        session.get(Organization, activity.org_id) if activity.org_id else None,
+    ]
+
+
+def get_activity(session: Session, viewer: User, activity_id: int, *, include_deleted: bool = False) -> Activity:
+    """The activity if the viewer may see it; 404 otherwise (existence is not disclosed)."""
+    found = session.get(Activity, activity_id)
+    if found is None or (found.deleted and not include_deleted):
+        raise NotFound(f"there is no activity {activity_id} that you can see")
+    if not can_see_activity(viewer, found, linked_items(session, found)):
+        raise NotFound(f"there is no activity {activity_id} that you can see")
+    return found
+
+
+def _set_participants(session: Session, viewer: User, activity: Activity, participants: list[ParticipantIn]) -> None:
+    seen: set[int] = set()
+    activity.participants.clear()
+    for item in participants:
+        linkable(session, viewer, "person_id", item.person_id)
+        if item.person_id in seen:
+            continue
+        seen.add(item.person_id)
+        activity.participants.append(ActivityParticipant(person_id=item.person_id, primary=item.primary))
+
+
+def _match_person(session: Session, company_id: int, email: str) -> int | None:
+    """The person whose e-mails include this address (first match), for linking attendees."""
+    candidates = session.scalars(select(Person).where(Person.company_id == company_id))
+    for person in candidates:
+        if email.lower() in (e.lower() for e in person.emails or []):
+            return person.id
+    return None
+
+
+def _set_attendees(session: Session, activity: Activity, attendees: list[AttendeeIn]) -> None:
+    activity.attendees.clear()
+    seen: set[str] = set()
+    for item in attendees:
+        email = str(item.email).lower()
+        if email in seen:
+            continue
+        seen.add(email)
+        activity.attendees.append(
+            ActivityAttendee(
+                email=email,
+                name=item.name,
+                status=item.status,
+                is_organizer=item.is_organizer,
+                person_id=_match_person(session, activity.company_id, email),
+            )
+        )
+
+
+def _touch(activity: Activity, actor: User) -> None:
+    activity.version = (activity.version or 0) + 1
+    activity.updated_at = utcnow()
+    activity.updated_by_id = actor.id
+
+
+def create_activity(
+    session: Session,
+    actor: User,
+    data: ActivityCreate,
+    *,
+    source: Source = "api",
+    origin: str = "crm",
+    read_only: bool = False,
+    series_uid: str | None = None,
+    occurrence_id: str | None = None,
+    uuid: str | None = None,
+) -> Activity:
+    owner = actor
+    if data.owner_id is not None and data.owner_id != actor.id:
+        if not actor.is_admin:
+            raise Invalid("only an admin can create an activity for another user", field="owner_id")
+        owner = user_in_company(session, actor, data.owner_id)
+    activity_type = type_by_key(session, actor.company_id, data.type)
+    for field in ("deal_id", "person_id", "org_id"):
+        linkable(session, actor, field, getattr(data, field))
+    timing = build_timing(
+        start=data.start, end=data.end, all_day=data.all_day, timezone=data.timezone, default_zone=owner.timezone
+    )
+    activity = Activity(
+        company_id=actor.company_id,
+        owner_id=owner.id,
+        type_id=activity_type.id,
+        subject=data.subject,
+        busy=data.busy,
+        done=data.done,
+        location=data.location,
+        public_description=data.public_description,
+        note=data.note,
+        deal_id=data.deal_id,
+        person_id=data.person_id,
+        org_id=data.org_id,
+        conference_url=data.conference_meeting_url,
+        visibility=data.visibility,
+        private=data.private,
+        read_only=read_only,
+        series_uid=series_uid,
+        occurrence_id=occurrence_id,
+        origin=origin,
+        version=1,
+        created_by_id=actor.id,
+        updated_by_id=actor.id,
+    )
+    if uuid:
+        activity.uuid = uuid
+    apply_timing(activity, timing)
+    session.add(activity)
+    _set_participants(session, actor, activity, data.participants)
+    _set_attendees(session, activity, data.attendees)
+    session.flush()
+    if source != "sync":
+        changes.announce(owner.id, activity.id)
+    return activity
+
+
+_TIMING_FIELDS = {"start", "end", "all_day", "timezone"}
+_PLAIN_FIELDS = {
+    "subject": "subject",
+    "busy": "busy",
+    "done": "done",
+    "location": "location",
+    "public_description": "public_description",
+    "note": "note",
+    "conference_meeting_url": "conference_url",
+    "visibility": "visibility",
+    "private": "private",
+}
+
+
+def _new_timing(activity: Activity, values: dict[str, Any], owner_zone: str) -> Timing:
+    """Merges sent timing fields with the current ones; switching all_day needs new start/end."""
+    all_day = values.get("all_day", activity.all_day)
+    if all_day != activity.all_day and "start" not in values:
+        raise Invalid("switching all_day needs a new start (and end) in the new form", field="start")
+    if all_day:
+        start = values.get("start") or activity.start_date.isoformat()  # type: ignore[union-attr]
+        end = values.get("end") if "end" in values else (None if "start" in values else activity.end_date.isoformat())  # type: ignore[union-attr]
+        return build_timing(start=start, end=end, all_day=True, timezone=None, default_zone=owner_zone)
+    tz_name = values.get("timezone") or activity.timezone or owner_zone
+    if "start" in values:
+        start = values["start"]
+        end = values.get("end")
+        if end is None and activity.start_at and activity.end_at and not activity.all_day:
+            duration = activity.end_at - activity.start_at
+            begin = parse_instant(start, tz_name, "start")
+            end = (begin + duration).isoformat()
+    else:
+        assert activity.start_at
+        start = activity.start_at.isoformat()
+        end = values.get("end") or (activity.end_at.isoformat() if activity.end_at else None)
+    return build_timing(start=start, end=end, all_day=False, timezone=tz_name, default_zone=owner_zone)
+
+
+def update_activity(
+    session: Session,
+    actor: User,
+    activity_id: int,
+    data: ActivityUpdate,
+    *,
+    source: Source = "api",
+    expected_version: int | None = None,
+) -> Activity:
+    activity = get_activity(session, actor, activity_id)
+    require_edit(actor, activity)
+    if activity.read_only and source != "sync":
+        raise Conflict(READ_ONLY_MESSAGE)
+    if expected_version is not None and activity.version != expected_version:
+        raise Conflict(f"activity {activity_id} changed meanwhile (version {activity.version}): reload and retry")
+    values = data.model_dump(exclude_unset=True)
+    for key in ("subject", "type", "busy", "done", "visibility", "private", "all_day", "start"):
+        if key in values and values[key] is None:
+            raise Invalid(f"{key} cannot be null", field=key)
+    owner = session.get(User, activity.owner_id)
+    assert owner is not None
+    if "owner_id" in values and values["owner_id"] is not None and values["owner_id"] != activity.owner_id:
+        if not actor.is_admin:
+            raise Invalid("only an admin can give an activity to another user", field="owner_id")
+        owner = user_in_company(session, actor, values["owner_id"])
+        activity.owner_id = owner.id
+    if "type" in values:
+        activity.type_id = type_by_key(session, activity.company_id, values["type"]).id
+    for field in ("deal_id", "person_id", "org_id"):
+        if field in values:
+            linkable(session, actor, field, values[field])
+            setattr(activity, field, values[field])
+    if _TIMING_FIELDS & values.keys():
+        apply_timing(activity, _new_timing(activity, values, owner.timezone))
+    for key, column in _PLAIN_FIELDS.items():
+        if key in values and values[key] is not None:
+            setattr(activity, column, values[key])
+    if data.participants is not None:
+        _set_participants(session, actor, activity, data.participants)
+    if data.attendees is not None:
+        _set_attendees(session, activity, data.attendees)
+    _touch(activity, actor)
+    session.flush()
+    if source != "sync":
+        changes.announce(activity.owner_id, activity.id)
+    return activity
+
+
+def delete_activity(
+    session: Session, actor: User, activity_id: int, *, source: Source = "api", reason: str = "deleted in the CRM"
+) -> Activity:
+    """Moves the activity to the trash (restorable for 30 days)."""
+    activity = get_activity(session, actor, activity_id)
+    require_edit(actor, activity)
+    if activity.read_only and source != "sync":
+        raise Conflict(READ_ONLY_MESSAGE)
+    activity.deleted = True
+    activity.deleted_at = utcnow()
+    activity.deleted_reason = reason
+    _touch(activity, actor)
+    session.flush()
+    if source != "sync":
+        changes.announce(activity.owner_id, activity.id)
+    return activity
+
+
+def restore_activity(session: Session, actor: User, activity_id: int, *, now: dt.datetime | None = None) -> Activity:
+    activity = get_activity(session, actor, activity_id, include_deleted=True)
+    require_edit(actor, activity)
+    if not activity.deleted:
+        raise Conflict(f"activity {activity_id} is not in the trash")
+    now = now or utcnow()
+    assert activity.deleted_at is not None
+    if now - activity.deleted_at > dt.timedelta(days=TRASH_DAYS):
+        raise Conflict(f"activity {activity_id} was deleted more than {TRASH_DAYS} days ago and cannot be restored")
+    activity.deleted = False
+    activity.deleted_at = None
+    activity.deleted_reason = None
+    _touch(activity, actor)
+    session.flush()
+    changes.announce(activity.owner_id, activity.id)
+    return activity
+
+
+def purge_trash(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Removes activities trashed more than 30 days ago; returns how many."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=TRASH_DAYS)
+    result = session.execute(delete(Activity).where(Activity.deleted.is_(True), Activity.deleted_at < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,85 @@
+"""Deals, persons and organizations: owned, visible to the owner or to everyone in the company."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from calsync.crm.errors import Forbidden, Invalid, NotFound
+from calsync.crm.permissions import can_see_item, visible_items_sql
+from calsync.crm.services.accounts import user_in_company
+from calsync.store.tables import Deal, Organization, Person, User
+
+Item = TypeVar("Item", Deal, Person, Organization)
+NAMES = {Deal: "deal", Person: "person", Organization: "organization"}
+LINK_FIELDS = {"deal_id": Deal, "person_id": Person, "org_id": Organization}
+
+
+def get_visible(session: Session, viewer: User, model: type[Item], item_id: int) -> Item:
+    """The item if the viewer may see it; 404 otherwise (not 403: existence is not disclosed)."""
+    found = session.get(model, item_id)
+    if found is None or not can_see_item(viewer, found):
+        raise NotFound(f"there is no {NAMES[model]} {item_id} that you can see")
+    return found
+
+
+def linkable(session: Session, viewer: User, field: str, item_id: int | None) -> None:
+    """Checks a link field (deal_id, person_id, org_id) points at an item the viewer can see."""
+    if item_id is None:
+        return
+    model = LINK_FIELDS[field]
+    found = session.get(model, item_id)
+    if found is None or not can_see_item(viewer, found):
+        raise Invalid(f"{field}: there is no {NAMES[model]} {item_id} that you can see", field=field)
+
+
+def list_visible(session: Session, viewer: User, model: type[Item], *, limit: int = 100, start: int = 0) -> tuple[list[Item], bool]:
+    query = select(model).where(visible_items_sql(model, viewer)).order_by(model.id).offset(start).limit(limit + 1)
+    rows = list(session.scalars(query))
+    return rows[:limit], len(rows) > limit
+
+
+def _check_links(session: Session, viewer: User, values: dict[str, Any]) -> None:
+    for field in ("person_id", "org_id"):
+        if field in values:
+            linkable(session, viewer, field, values[field])
+    if "owner_id" in values and values["owner_id"] is not None:
+        if values["owner_id"] != viewer.id and not viewer.is_admin:
+            raise Forbidden("only an admin can give an item to another owner")
+        user_in_company(session, viewer, values["owner_id"])
+
+
+def create_item(session: Session, viewer: User, model: type[Item], data: BaseModel) -> Item:
+    values = data.model_dump()
+    _check_links(session, viewer, values)
+    values["owner_id"] = values.get("owner_id") or viewer.id
+    created = model(company_id=viewer.company_id, **values)
+    session.add(created)
+    session.flush()
+    return created
+
+
+def update_item(session: Session, viewer: User, model: type[Item], item_id: int, data: BaseModel) -> Item:
+    found = get_visible(session, viewer, model, item_id)
+    if found.owner_id != viewer.id and not viewer.is_admin:
+        raise Forbidden(f"only the {NAMES[model]}'s owner or an admin can change it")
+    values = data.model_dump(exclude_unset=True)
+    for key in ("name", "title", "visibility", "owner_id"):
+        if key in values and values[key] is None:
+            raise Invalid(f"{key} cannot be null", field=key)
+    _check_links(session, viewer, values)
+    for key, value in values.items():
+        setattr(found, key, value)
+    session.flush()
+    return found
+
+
+def delete_item(session: Session, viewer: User, model: type[Item], item_id: int) -> None:
+    found = get_visible(session, viewer, model, item_id)
+    if found.owner_id != viewer.id and not viewer.is_admin:
+        raise Forbidden(f"only the {NAMES[model]}'s owner or an admin can delete it")
+    session.delete(found)
+    session.flush()

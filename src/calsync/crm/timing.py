@@ -1,0 +1,113 @@
+"""When an activity happens: a timed span (UTC instants + the IANA zone it was entered in) or an
+all-day span (dates, end exclusive). All-day items are never turned into UTC midnights."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from calsync.crm.errors import Invalid
+
+UTC = dt.timezone.utc
+LONG_SPAN = dt.timedelta(days=7)
+_EARLIEST_OFFSET = dt.timedelta(hours=14)  # UTC+14: where a date starts first
+_LATEST_OFFSET = dt.timedelta(hours=12)  # UTC-12: where a date ends last
+
+
+def zone(name: str, field: str = "timezone") -> ZoneInfo:
+    """The IANA zone called `name`, or a 422 that says what a valid name looks like."""
+    if not name or name.startswith("/") or ".." in name:
+        raise Invalid(f"'{name}' is not an IANA time zone name such as 'Europe/Berlin'", field=field)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"'{name}' is not an IANA time zone name such as 'Europe/Berlin'", field=field) from None
+
+
+def is_valid_zone(name: str) -> bool:
+    return name in _zone_names()
+
+
+_ZONES: set[str] | None = None
+
+
+def _zone_names() -> set[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = set(available_timezones()) | {"UTC"}
+    return _ZONES
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Exactly one of (start_at, end_at, timezone) or (start_date, end_date) is set."""
+
+    all_day: bool
+    start_at: dt.datetime | None = None
+    end_at: dt.datetime | None = None
+    timezone: str | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+
+    @staticmethod
+    def timed(start: dt.datetime, end: dt.datetime, timezone: str) -> "Timing":
+        zone(timezone)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise Invalid("start and end need a UTC offset or a time zone", field="start")
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        if end < start:
+            raise Invalid("end must not be before start", field="end")
+        return Timing(all_day=False, start_at=start, end_at=end, timezone=timezone)
+
+    @staticmethod
+    def day_span(start: dt.date, end: dt.date | None = None) -> "Timing":
+        end = end or start + dt.timedelta(days=1)
+        if end <= start:
+            raise Invalid("an all-day end date is exclusive and must be after the start date", field="end")
+        return Timing(all_day=True, start_date=start, end_date=end)
+
+    def span(self) -> tuple[dt.datetime, dt.datetime]:
+        """UTC bounds that contain the item wherever on Earth it is seen (for range queries)."""
+        if not self.all_day:
+            assert self.start_at and self.end_at
+            return self.start_at, self.end_at
+        assert self.start_date and self.end_date
+        start = dt.datetime.combine(self.start_date, dt.time(), UTC) - _EARLIEST_OFFSET
+        end = dt.datetime.combine(self.end_date, dt.time(), UTC) + _LATEST_OFFSET
+        return start, end
+
+    def is_long(self) -> bool:
+        start, end = self.span()
+        return end - start > LONG_SPAN
+
+    def has_ended(self, now: dt.datetime, viewer_zone: str = "UTC") -> bool:
+        """True once the item is over; all-day items end at midnight in the viewer's zone."""
+        if not self.all_day:
+            assert self.end_at
+            return self.end_at <= now
+        assert self.end_date
+        return self.end_date <= now.astimezone(zone(viewer_zone)).date()
+
+
+def parse_instant(value: str, default_zone: str, field: str) -> dt.datetime:
+    """An ISO 8601 date-time; without an offset it is read in `default_zone`."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        raise Invalid(f"'{value}' is not an ISO 8601 date-time such as 2026-12-01T09:30:00+01:00", field=field) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone(default_zone))
+    return parsed
+
+
+def parse_date(value: str, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value[:10] if "T" not in value else "x")
+    except ValueError:
+        raise Invalid(f"'{value}' is not a date such as 2026-12-01 (all-day items take dates, not times)", field=field) from None
+
+
+def local_iso(instant: dt.datetime, timezone: str) -> str:
+    """An instant written in its own zone, with the offset (what a person reads)."""
+    return instant.astimezone(ZoneInfo(timezone)).isoformat()

@@ -1,0 +1,1 @@
+"""When syncs run: the in-process runner (default) and, at scale, Celery tasks."""

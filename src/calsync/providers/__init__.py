@@ -1,0 +1,1 @@
+"""Calendar providers behind the Protocol in calsync.sync.provider, one module or package each."""

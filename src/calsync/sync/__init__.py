@@ -1,0 +1,2 @@
+"""The sync engine: neutral event model, mapping, per-account reconcile. Knows no HTTP, SQL
+dialect or provider."""

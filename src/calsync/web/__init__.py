@@ -1,0 +1,1 @@
+"""FastAPI app: REST API, HTML pages, the embedded CalDAV server, webhooks."""
