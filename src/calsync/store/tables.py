@@ -277,10 +277,28 @@ class SyncLink(Base):
     event_hash: Mapped[str | None] = mapped_column(String(64))
     synced_version: Mapped[int] = mapped_column(Integer, default=0)
     provider_updated: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(12), default="linked")  # linked / tombstone / error
+    event_end: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)  # where the event ended when last synced
+    event_private: Mapped[bool] = mapped_column(Boolean, default=False)  # provider privacy flag last seen
+    status: Mapped[str] = mapped_column(String(12), default="linked")  # linked / deleting / detached / error
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SyncOrigin(Base):
+    """Which activity an imported calendar event became, per user and kept across disconnects, so a
+    reconnect adopts it (no duplicate, type unchanged) and an event whose activity was deleted stays out."""
+
+    __tablename__ = "sync_origins"
+    __table_args__ = (
+        UniqueConstraint("user_id", "calendar_id", "event_id", "recurrence_id", name="uq_sync_origins_event"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    recurrence_id: Mapped[str] = mapped_column(String(64), default="")
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="SET NULL"), index=True)
 
 
 class SyncRun(Base):
