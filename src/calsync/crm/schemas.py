@@ -3,16 +3,37 @@ the same; the REST API and the web pages use these directly so validation happen
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 Visibility = Literal["owner", "everyone"]
 AttendeeStatus = Literal["needs_action", "accepted", "declined", "tentative"]
+MAX_ID = 2**31 - 1  # database integer columns; larger ids cannot exist (and would crash PostgreSQL)
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class Strict(BaseModel):
+    """Input: unknown fields refused, strings trimmed, NUL characters refused (PostgreSQL cannot store them)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+        return data
 
 
 class AttendeeIn(Strict):
@@ -23,7 +44,7 @@ class AttendeeIn(Strict):
 
 
 class ParticipantIn(Strict):
-    person_id: int
+    person_id: Id
     primary: bool = False
 
 
@@ -32,7 +53,7 @@ class ActivityCreate(Strict):
 
     subject: str = Field(min_length=1, max_length=500)
     type: str = Field(default="task", max_length=40)
-    owner_id: int | None = None
+    owner_id: Id | None = None
     start: str
     end: str | None = None
     all_day: bool = False
@@ -42,9 +63,9 @@ class ActivityCreate(Strict):
     location: str = Field(default="", max_length=2000)
     public_description: str = Field(default="", max_length=20000)
     note: str = Field(default="", max_length=50000)
-    deal_id: int | None = None
-    person_id: int | None = None
-    org_id: int | None = None
+    deal_id: Id | None = None
+    person_id: Id | None = None
+    org_id: Id | None = None
     participants: list[ParticipantIn] = Field(default_factory=list, max_length=200)
     attendees: list[AttendeeIn] = Field(default_factory=list, max_length=500)
     conference_meeting_url: str = Field(default="", max_length=2000)
@@ -57,7 +78,7 @@ class ActivityUpdate(Strict):
 
     subject: str | None = Field(default=None, min_length=1, max_length=500)
     type: str | None = Field(default=None, max_length=40)
-    owner_id: int | None = None
+    owner_id: Id | None = None
     start: str | None = None
     end: str | None = None
     all_day: bool | None = None
@@ -67,9 +88,9 @@ class ActivityUpdate(Strict):
     location: str | None = Field(default=None, max_length=2000)
     public_description: str | None = Field(default=None, max_length=20000)
     note: str | None = Field(default=None, max_length=50000)
-    deal_id: int | None = None
-    person_id: int | None = None
-    org_id: int | None = None
+    deal_id: Id | None = None
+    person_id: Id | None = None
+    org_id: Id | None = None
     participants: list[ParticipantIn] | None = Field(default=None, max_length=200)
     attendees: list[AttendeeIn] | None = Field(default=None, max_length=500)
     conference_meeting_url: str | None = Field(default=None, max_length=2000)
@@ -162,14 +183,14 @@ class ActivityTypeOut(BaseModel):
 class OrganizationIn(Strict):
     name: str = Field(min_length=1, max_length=300)
     address: str = Field(default="", max_length=2000)
-    owner_id: int | None = None
+    owner_id: Id | None = None
     visibility: Visibility = "everyone"
 
 
 class OrganizationUpdate(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=300)
     address: str | None = Field(default=None, max_length=2000)
-    owner_id: int | None = None
+    owner_id: Id | None = None
     visibility: Visibility | None = None
 
 
@@ -185,8 +206,8 @@ class PersonIn(Strict):
     name: str = Field(min_length=1, max_length=300)
     emails: list[EmailStr] = Field(default_factory=list, max_length=20)
     phones: list[str] = Field(default_factory=list, max_length=20)
-    org_id: int | None = None
-    owner_id: int | None = None
+    org_id: Id | None = None
+    owner_id: Id | None = None
     visibility: Visibility = "everyone"
 
     @field_validator("phones")
@@ -202,8 +223,8 @@ class PersonUpdate(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=300)
     emails: list[EmailStr] | None = Field(default=None, max_length=20)
     phones: list[str] | None = Field(default=None, max_length=20)
-    org_id: int | None = None
-    owner_id: int | None = None
+    org_id: Id | None = None
+    owner_id: Id | None = None
     visibility: Visibility | None = None
 
 
@@ -219,23 +240,23 @@ class PersonOut(BaseModel):
 
 class DealIn(Strict):
     title: str = Field(min_length=1, max_length=300)
-    value: int = Field(default=0, ge=0)
+    value: int = Field(default=0, ge=0, le=MAX_ID)
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     status: Literal["open", "won", "lost"] = "open"
-    person_id: int | None = None
-    org_id: int | None = None
-    owner_id: int | None = None
+    person_id: Id | None = None
+    org_id: Id | None = None
+    owner_id: Id | None = None
     visibility: Visibility = "everyone"
 
 
 class DealUpdate(Strict):
     title: str | None = Field(default=None, min_length=1, max_length=300)
-    value: int | None = Field(default=None, ge=0)
+    value: int | None = Field(default=None, ge=0, le=MAX_ID)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     status: Literal["open", "won", "lost"] | None = None
-    person_id: int | None = None
-    org_id: int | None = None
-    owner_id: int | None = None
+    person_id: Id | None = None
+    org_id: Id | None = None
+    owner_id: Id | None = None
     visibility: Visibility | None = None
 
 

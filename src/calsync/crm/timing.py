@@ -13,6 +13,12 @@ UTC = dt.timezone.utc
 LONG_SPAN = dt.timedelta(days=7)
 _EARLIEST_OFFSET = dt.timedelta(hours=14)  # UTC+14: where a date starts first
 _LATEST_OFFSET = dt.timedelta(hours=12)  # UTC-12: where a date ends last
+MIN_YEAR, MAX_YEAR = 1900, 2999  # far enough for any calendar; keeps offsets from overflowing
+
+
+def _check_year(year: int, value: str, field: str) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise Invalid(f"'{value}' is out of range: use a year between {MIN_YEAR} and {MAX_YEAR}", field=field)
 
 
 def zone(name: str, field: str = "timezone") -> ZoneInfo:
@@ -93,9 +99,10 @@ class Timing:
 def parse_instant(value: str, default_zone: str, field: str) -> dt.datetime:
     """An ISO 8601 date-time; without an offset it is read in `default_zone`."""
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (ValueError, AttributeError):
+        parsed = dt.datetime.fromisoformat(value.strip().replace("z", "Z").replace("Z", "+00:00"))
+    except (ValueError, AttributeError, TypeError):
         raise Invalid(f"'{value}' is not an ISO 8601 date-time such as 2026-12-01T09:30:00+01:00", field=field) from None
+    _check_year(parsed.year, value, field)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone(default_zone))
     return parsed
@@ -103,9 +110,14 @@ def parse_instant(value: str, default_zone: str, field: str) -> dt.datetime:
 
 def parse_date(value: str, field: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value[:10] if "T" not in value else "x")
-    except ValueError:
+        text = value.strip()
+        if len(text) != 10:
+            raise ValueError(text)
+        parsed = dt.date.fromisoformat(text)
+    except (ValueError, AttributeError, TypeError):
         raise Invalid(f"'{value}' is not a date such as 2026-12-01 (all-day items take dates, not times)", field=field) from None
+    _check_year(parsed.year, value, field)
+    return parsed
 
 
 def local_iso(instant: dt.datetime, timezone: str) -> str:

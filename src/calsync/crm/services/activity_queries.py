@@ -1,0 +1,289 @@
+"""Reading many activities: the calendar range, the filtered list, the trash.
+
+Every query here applies the visibility rule in SQL (`visible_activities_sql`) and hands rows to
+`present`, which redacts through `activity_for_viewer` and adds sync status in batch.
+
+Range queries are shaped for the indexes on `activities` (see `store/tables.py`): an item that
+overlaps [A, B) and is not long (its span is at most 7 days) has `span_start` in [A - 7 days, B),
+a bounded range scan of (company_id|owner_id, deleted, span_start). Long items are few and are
+read with a second query on (company_id, is_long, span_start). The exact test runs on the
+candidates: timed items by instants, all-day items by dates in the viewer's zone.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from calsync.crm.errors import Invalid, NotFound
+from calsync.crm.permissions import visible_activities_sql
+from calsync.crm.redaction import activity_for_viewer
+from calsync.crm.schemas import ActivityOut
+from calsync.crm.services.activities import TRASH_DAYS
+from calsync.crm.services.sync_status import sync_infos
+from calsync.crm.timing import LONG_SPAN, UTC, parse_date, parse_instant, zone
+from calsync.store.tables import Activity, ActivityType, User, utcnow
+
+CALENDAR_LIMIT = 500
+MAX_RANGE = dt.timedelta(days=400)
+SortKey = Literal["start", "updated", "deleted"]
+
+
+# ---------------------------------------------------------------- ranges
+
+
+@dataclass(frozen=True)
+class Range:
+    """[start, end) as instants, plus the dates that all-day items are compared with."""
+
+    start: dt.datetime
+    end: dt.datetime
+    first_date: dt.date  # an all-day item overlaps when end_date > first_date ...
+    end_date: dt.date  # ... and start_date < end_date
+    timezone: str
+
+
+def _bound(value: str, zone_name: str, field: str) -> dt.datetime:
+    text = value.strip()
+    if len(text) == 10:
+        day = parse_date(text, field)
+        return dt.datetime.combine(day, dt.time(), zone(zone_name)).astimezone(UTC)
+    return parse_instant(text, zone_name, field).astimezone(UTC)
+
+
+def resolve_range(start: str, end: str, zone_name: str, *, max_span: dt.timedelta | None = MAX_RANGE) -> Range:
+    """Reads `start`/`end` (dates = local midnights in `zone_name`, or ISO date-times)."""
+    tz = zone(zone_name, field="timezone")
+    begin = _bound(start, zone_name, "start")
+    finish = _bound(end, zone_name, "end")
+    if finish <= begin:
+        raise Invalid("end must be after start (the range is [start, end), end exclusive)", field="end")
+    if max_span is not None and finish - begin > max_span:
+        raise Invalid(f"the range is longer than {max_span.days} days: ask for a shorter one", field="end")
+    local_end = finish.astimezone(tz).replace(tzinfo=None)
+    end_date = local_end.date() if local_end.time() == dt.time() else local_end.date() + dt.timedelta(days=1)
+    return Range(
+        start=begin,
+        end=finish,
+        first_date=begin.astimezone(tz).date(),
+        end_date=end_date,
+        timezone=zone_name,
+    )
+
+
+def _exact_overlap(rng: Range) -> ColumnElement[bool]:
+    return or_(
+        and_(
+            Activity.all_day == false(),
+            Activity.start_at < rng.end,
+            or_(Activity.end_at > rng.start, Activity.start_at >= rng.start),
+        ),
+        and_(Activity.all_day == true(), Activity.start_date < rng.end_date, Activity.end_date > rng.first_date),
+    )
+
+
+def _short_overlap(rng: Range) -> list[ColumnElement[bool]]:
+    return [
+        Activity.is_long == false(),
+        Activity.span_start >= rng.start - LONG_SPAN,
+        Activity.span_start < rng.end,
+        Activity.span_end >= rng.start,
+        _exact_overlap(rng),
+    ]
+
+
+def _long_overlap(rng: Range) -> list[ColumnElement[bool]]:
+    return [
+        Activity.is_long == true(),
+        Activity.span_start < rng.end,
+        Activity.span_end >= rng.start,
+        _exact_overlap(rng),
+    ]
+
+
+# ---------------------------------------------------------------- cursors
+
+
+def encode_cursor(sort: SortKey, activity: Activity) -> str:
+    value = {"start": activity.span_start, "updated": activity.updated_at, "deleted": activity.deleted_at}[sort]
+    assert value is not None
+    raw = json.dumps([sort, value.isoformat(), activity.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: SortKey) -> tuple[dt.datetime, int]:
+    """The (sort value, id) a page starts after; a 422 for anything that is not our cursor."""
+    bad = Invalid("cursor is not valid: pass the next_cursor of the previous page unchanged", field="cursor")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        kind, value, last_id = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        instant = dt.datetime.fromisoformat(value)
+    except (ValueError, TypeError, binascii.Error, UnicodeError, json.JSONDecodeError):
+        raise bad from None
+    if kind != sort:
+        raise Invalid("cursor belongs to another kind of listing: start again without a cursor", field="cursor")
+    if not isinstance(last_id, int) or instant.tzinfo is None or not 0 <= last_id < 2**31:
+        raise bad
+    return instant, last_id
+
+
+def _after(column: Any, value: dt.datetime, last_id: int, descending: bool = False) -> ColumnElement[bool]:
+    if descending:
+        return or_(column < value, and_(column == value, Activity.id < last_id))
+    return or_(column > value, and_(column == value, Activity.id > last_id))
+
+
+# ---------------------------------------------------------------- presenting
+
+
+def type_keys(session: Session, company_id: int) -> dict[int, str]:
+    rows = session.execute(select(ActivityType.id, ActivityType.key).where(ActivityType.company_id == company_id))
+    return {type_id: key for type_id, key in rows}
+
+
+def present(session: Session, viewer: User, activities: Sequence[Activity]) -> list[ActivityOut]:
+    """What the viewer may read of each activity, with sync status (two queries per page)."""
+    keys = type_keys(session, viewer.company_id)
+    infos = sync_infos(session, activities, keys)
+    return [activity_for_viewer(viewer, a, keys.get(a.type_id, ""), infos.get(a.id)) for a in activities]
+
+
+# ---------------------------------------------------------------- calendar
+
+
+@dataclass
+class CalendarPage:
+    activities: list[Activity]
+    total: int
+    more_available: bool
+    range: Range
+
+
+def _scope(viewer: User, owner: User | None, *, deleted: bool) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        Activity.company_id == viewer.company_id,
+        Activity.deleted == (true() if deleted else false()),
+        visible_activities_sql(viewer),
+    ]
+    if owner is not None:
+        conditions.insert(0, Activity.owner_id == owner.id)
+    return conditions
+
+
+def owner_filter(session: Session, viewer: User, owner_id: int | None) -> User | None:
+    """The user whose activities are asked for; None for everyone. 404 outside the company."""
+    if owner_id is None:
+        return None
+    owner = session.get(User, owner_id)
+    if owner is None or owner.company_id != viewer.company_id:
+        raise NotFound(f"there is no user {owner_id} in your company: use an id from GET /api/v1/users", field="owner_id")
+    return owner
+
+
+def _ordered(query: Select[tuple[Activity]], limit: int) -> Select[tuple[Activity]]:
+    return query.order_by(Activity.span_start, Activity.id).limit(limit)
+
+
+def calendar(
+    session: Session, viewer: User, rng: Range, *, owner: User | None = None, limit: int = CALENDAR_LIMIT
+) -> CalendarPage:
+    """The first `limit` visible activities overlapping the range (by start), and how many there are."""
+    scope = _scope(viewer, owner, deleted=False)
+    short = list(session.scalars(_ordered(select(Activity).where(*scope, *_short_overlap(rng)), limit + 1)))
+    long = list(session.scalars(_ordered(select(Activity).where(*scope, *_long_overlap(rng)), limit + 1)))
+    merged = sorted(short + long, key=lambda a: (a.span_start, a.id))
+    if len(short) <= limit and len(long) <= limit and len(merged) <= limit:
+        total = len(merged)
+    else:
+        total = _count(session, scope, _short_overlap(rng)) + _count(session, scope, _long_overlap(rng))
+    return CalendarPage(activities=merged[:limit], total=total, more_available=total > limit, range=rng)
+
+
+def _count(session: Session, scope: list[ColumnElement[bool]], overlap: list[ColumnElement[bool]]) -> int:
+    return int(session.scalar(select(func.count()).select_from(Activity).where(*scope, *overlap)) or 0)
+
+
+# ---------------------------------------------------------------- list
+
+
+@dataclass
+class ListFilters:
+    owner: User | None = None
+    type_ids: list[int] | None = None
+    done: bool | None = None
+    range: Range | None = None
+    updated_since: dt.datetime | None = None
+
+
+@dataclass
+class ListPage:
+    activities: list[Activity]
+    next_cursor: str | None
+    sort: SortKey
+
+
+def _filter_conditions(filters: ListFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.type_ids is not None:
+        conditions.append(Activity.type_id.in_(filters.type_ids))
+    if filters.done is not None:
+        conditions.append(Activity.done == (true() if filters.done else false()))
+    if filters.updated_since is not None:
+        conditions.append(Activity.updated_at >= filters.updated_since)
+    return conditions
+
+
+def list_activities(
+    session: Session, viewer: User, filters: ListFilters, *, limit: int = 100, cursor: str | None = None
+) -> ListPage:
+    """One page of visible activities: by start time, or by update time when `updated_since` is set."""
+    sort: SortKey = "updated" if filters.updated_since is not None else "start"
+    column = Activity.updated_at if sort == "updated" else Activity.span_start
+    conditions = _scope(viewer, filters.owner, deleted=False) + _filter_conditions(filters)
+    if cursor:
+        value, last_id = decode_cursor(cursor, sort)
+        conditions.append(_after(column, value, last_id))
+    order = (column, Activity.id)
+    if filters.range is not None and sort == "start":
+        # Two index-friendly halves (short and long items), merged in order.
+        halves = [_short_overlap(filters.range), _long_overlap(filters.range)]
+        rows: list[Activity] = []
+        for half in halves:
+            rows += session.scalars(select(Activity).where(*conditions, *half).order_by(*order).limit(limit + 1))
+        rows.sort(key=lambda a: (a.span_start, a.id))
+    else:
+        if filters.range is not None:
+            conditions += [Activity.span_start < filters.range.end, Activity.span_end >= filters.range.start,
+                           _exact_overlap(filters.range)]
+        rows = list(session.scalars(select(Activity).where(*conditions).order_by(*order).limit(limit + 1)))
+    page = rows[:limit]
+    next_cursor = encode_cursor(sort, page[-1]) if len(rows) > limit and page else None
+    return ListPage(activities=page, next_cursor=next_cursor, sort=sort)
+
+
+# ---------------------------------------------------------------- trash
+
+
+def trash(
+    session: Session, viewer: User, *, owner: User | None = None, limit: int = 100, cursor: str | None = None,
+    now: dt.datetime | None = None,
+) -> ListPage:
+    """Trashed activities the viewer may see that can still be restored, newest deletion first."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=TRASH_DAYS)
+    conditions = _scope(viewer, owner, deleted=True) + [Activity.deleted_at >= cutoff]
+    if cursor:
+        value, last_id = decode_cursor(cursor, "deleted")
+        conditions.append(_after(Activity.deleted_at, value, last_id, descending=True))
+    query = select(Activity).where(*conditions).order_by(Activity.deleted_at.desc(), Activity.id.desc())
+    rows = list(session.scalars(query.limit(limit + 1)))
+    page = rows[:limit]
+    next_cursor = encode_cursor("deleted", page[-1]) if len(rows) > limit and page else None
+    return ListPage(activities=page, next_cursor=next_cursor, sort="deleted")
