@@ -1,0 +1,323 @@
+"""Activity <-> event mapping, and every normalisation that keeps it a fixed point.
+
+`fields_of(activity)` and `to_crm(event)` both produce `SyncedFields`, normalised the same way
+(text whitespace, HTML to text, time-zone spellings, seconds precision, attendee order, the
+generated deal/contact block stripped). `to_event(fields)` writes them out. The law, tested by
+Hypothesis: `to_crm(to_event(fields_of(a))) == fields_of(a)`, so a round trip never writes again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import email_validator
+
+from calsync.sync.model import Event, EventAttendee, Privacy
+
+UTC = dt.timezone.utc
+PrivateMode = Literal["everyone", "busy_block", "skip"]
+NO_TITLE = "(no title)"
+SUBJECT_MAX, LOCATION_MAX, DESCRIPTION_MAX, URL_MAX, NAME_MAX = 500, 2000, 20000, 2000, 300
+BLOCK_START = "---- calsync: deal and contact info (generated; edits here are not synced) ----"
+BLOCK_END = "---- end of calsync info ----"
+_BLOCK_RE = re.compile(r"\s*" + re.escape(BLOCK_START) + r".*?(" + re.escape(BLOCK_END) + r"|\Z)", re.S)
+_TAG_RE = re.compile(
+    r"</?(p|br|div|span|a|b|i|u|strong|em|ul|ol|li|html|body|head|table|tr|td|th|h[1-6]|font|hr)\b[^>]*>", re.I
+)
+_BREAK_RE = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h[1-6])\s*/?>", re.I)
+_EMAIL_RE = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
+ATTENDEE_STATUSES = ("needs_action", "accepted", "declined", "tentative")
+
+# Spellings of zones that are not IANA names (Windows names used by Graph, offsets, aliases).
+ZONE_ALIASES = {
+    "utc": "UTC", "etc/utc": "UTC", "gmt": "UTC", "etc/gmt": "UTC", "z": "UTC", "zulu": "UTC",
+    "universal": "UTC", "etc/universal": "UTC", "greenwich": "UTC", "utc+00:00": "UTC",
+    "w. europe standard time": "Europe/Berlin", "romance standard time": "Europe/Paris",
+    "gmt standard time": "Europe/London", "central europe standard time": "Europe/Budapest",
+    "eastern standard time": "America/New_York", "central standard time": "America/Chicago",
+    "mountain standard time": "America/Denver", "pacific standard time": "America/Los_Angeles",
+    "tokyo standard time": "Asia/Tokyo", "india standard time": "Asia/Kolkata",
+    "aus eastern standard time": "Australia/Sydney", "china standard time": "Asia/Shanghai",
+}
+
+
+@dataclass(frozen=True)
+class Attendee:
+    email: str
+    name: str = ""
+    status: str = "needs_action"
+    organizer: bool = False
+
+
+@dataclass(frozen=True)
+class SyncedFields:
+    """What sync carries between an activity and its event, in normal form."""
+
+    subject: str
+    all_day: bool
+    start_at: dt.datetime | None = None
+    end_at: dt.datetime | None = None
+    timezone: str | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    location: str = ""
+    description: str = ""
+    busy: bool = True
+    private: bool = False
+    attendees: tuple[Attendee, ...] = field(default_factory=tuple)
+    conference_url: str = ""
+
+    def ends_before(self, now: dt.datetime) -> bool:
+        if self.all_day:
+            assert self.end_date is not None
+            return dt.datetime.combine(self.end_date, dt.time(), UTC) + dt.timedelta(hours=12) <= now
+        assert self.end_at is not None
+        return self.end_at <= now
+
+    def end_instant(self) -> dt.datetime:
+        """The latest instant the item can still be running anywhere (for window checks)."""
+        if self.all_day:
+            assert self.end_date is not None
+            return dt.datetime.combine(self.end_date, dt.time(), UTC) + dt.timedelta(hours=12)
+        assert self.end_at is not None
+        return self.end_at
+
+
+# ------------------------------------------------------------------ normalisation
+
+
+def norm_text(value: str | None, limit: int) -> str:
+    """CRLF to LF, no trailing spaces per line, no leading/trailing blank space, NULs removed."""
+    text = (value or "").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = "\n".join(line.rstrip() for line in text.split("\n")).strip()
+    return text[:limit].rstrip()
+
+
+def norm_line(value: str | None, limit: int) -> str:
+    """One line: any whitespace run becomes one space."""
+    return " ".join((value or "").split())[:limit].strip()
+
+
+def html_to_text(value: str) -> str:
+    """Descriptions some providers send as HTML become plain text (line breaks kept)."""
+    text = value
+    while _TAG_RE.search(text):  # repeated until stable, so normalising twice changes nothing
+        text = html.unescape(_TAG_RE.sub("", _BREAK_RE.sub("\n", text)))
+    return text
+
+
+def strip_block(description: str) -> str:
+    """Removes the generated deal/contact block: it is written, never read back."""
+    return _BLOCK_RE.sub("", description)
+
+
+def norm_description(value: str | None) -> str:
+    return norm_text(strip_block(html_to_text(value or "")), DESCRIPTION_MAX)
+
+
+def norm_zone(name: str | None) -> str:
+    """An IANA name for any spelling we know; unknown spellings fall back to UTC."""
+    if not name:
+        return "UTC"
+    alias = ZONE_ALIASES.get(name.strip().lower())
+    if alias:
+        return alias
+    try:
+        ZoneInfo(name.strip())
+        return name.strip()
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+
+
+def norm_instant(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def valid_email(value: str) -> bool:
+    """Accepted by the CRM's attendee schema too (special-use domains such as .test are not)."""
+    if not _EMAIL_RE.match(value) or len(value) > 320:
+        return False
+    try:
+        checked = email_validator.validate_email(value, check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        return False
+    return checked.normalized.lower() == value
+
+
+def norm_attendees(items: list[Attendee]) -> tuple[Attendee, ...]:
+    """Lower-case e-mails, one entry per address, invalid addresses dropped, sorted by e-mail."""
+    seen: dict[str, Attendee] = {}
+    for item in items:
+        email = item.email.strip().lower()
+        if not valid_email(email) or email in seen:
+            continue
+        status = item.status if item.status in ATTENDEE_STATUSES else "needs_action"
+        seen[email] = Attendee(email, norm_line(item.name, NAME_MAX), status, bool(item.organizer))
+    return tuple(sorted(seen.values(), key=lambda a: a.email))
+
+
+def normalise(fields: SyncedFields) -> SyncedFields:
+    """The one normal form both sides are compared in."""
+    if fields.all_day:
+        assert fields.start_date is not None
+        end = fields.end_date if fields.end_date and fields.end_date > fields.start_date else fields.start_date + dt.timedelta(days=1)
+        timing: dict[str, Any] = dict(start_at=None, end_at=None, timezone=None, start_date=fields.start_date, end_date=end)
+    else:
+        assert fields.start_at is not None
+        start = norm_instant(fields.start_at)
+        end = norm_instant(fields.end_at) if fields.end_at else start
+        timing = dict(start_at=start, end_at=max(start, end), timezone=norm_zone(fields.timezone), start_date=None, end_date=None)
+    return replace(
+        fields,
+        subject=norm_line(fields.subject, SUBJECT_MAX) or NO_TITLE,
+        location=norm_line(fields.location, LOCATION_MAX),
+        description=norm_description(fields.description),
+        conference_url=norm_line(fields.conference_url, URL_MAX),
+        busy=bool(fields.busy),
+        private=bool(fields.private),
+        attendees=norm_attendees(list(fields.attendees)),
+        **timing,
+    )
+
+
+def content_hash(fields: SyncedFields) -> str:
+    """A stable digest of normalised fields: what the link stores per side."""
+    data = asdict(normalise(fields))
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# ------------------------------------------------------------------ the two directions
+
+
+def fields_of(activity: Any) -> SyncedFields:
+    """The synced fields of a CRM activity (an `Activity` row or anything shaped like one)."""
+    return normalise(
+        SyncedFields(
+            subject=activity.subject,
+            all_day=bool(activity.all_day),
+            start_at=activity.start_at,
+            end_at=activity.end_at,
+            timezone=activity.timezone,
+            start_date=activity.start_date,
+            end_date=activity.end_date,
+            location=activity.location or "",
+            description=activity.public_description or "",
+            busy=activity.busy,
+            private=activity.private,
+            attendees=tuple(
+                Attendee(a.email, a.name or "", a.status or "needs_action", bool(a.is_organizer)) for a in activity.attendees
+            ),
+            conference_url=activity.conference_url or "",
+        )
+    )
+
+
+def to_crm(event: Event, private_mode: PrivateMode = "busy_block") -> SyncedFields:
+    """The synced fields an event stands for. In "everyone" mode private events are ordinary."""
+    return normalise(
+        SyncedFields(
+            subject=event.summary,
+            all_day=event.all_day,
+            start_at=event.start,
+            end_at=event.end,
+            timezone=event.timezone,
+            start_date=event.start_date,
+            end_date=event.end_date,
+            location=event.location,
+            description=event.description,
+            busy=event.busy,
+            private=event.is_private and private_mode != "everyone",
+            attendees=tuple(Attendee(a.email, a.name, a.status, a.organizer) for a in event.attendees),
+            conference_url=event.conference_url,
+        )
+    )
+
+
+def to_event(
+    fields: SyncedFields,
+    *,
+    calendar_id: str,
+    activity_uuid: str,
+    event_id: str = "",
+    details: str = "",
+    keep_private: bool = False,
+    base: Event | None = None,
+) -> Event:
+    """An event carrying `fields`. `details` is the generated block (appended, delimited);
+    `keep_private` keeps a calendar's private flag that the CRM does not model (mode "everyone")."""
+    fields = normalise(fields)
+    description = fields.description
+    if details:
+        description = (description + "\n\n" if description else "") + f"{BLOCK_START}\n{details.strip()}\n{BLOCK_END}"
+    privacy: Privacy = "private" if fields.private or keep_private else "public"
+    event = base if base is not None else Event(calendar_id=calendar_id)
+    return replace(
+        event,
+        calendar_id=calendar_id,
+        event_id=event_id or event.event_id,
+        activity_uuid=activity_uuid,
+        summary=fields.subject,
+        description=description,
+        location=fields.location,
+        all_day=fields.all_day,
+        start=fields.start_at,
+        end=fields.end_at,
+        timezone=fields.timezone,
+        start_date=fields.start_date,
+        end_date=fields.end_date,
+        busy=fields.busy,
+        privacy=privacy,
+        attendees=[EventAttendee(a.email, a.name, a.status, a.organizer) for a in fields.attendees],
+        conference_url=fields.conference_url,
+    )
+
+
+def crm_values(fields: SyncedFields) -> dict[str, Any]:
+    """Keyword values for the CRM's ActivityCreate / ActivityUpdate schemas."""
+    fields = normalise(fields)
+    if fields.all_day:
+        assert fields.start_date and fields.end_date
+        start, end, zone = fields.start_date.isoformat(), fields.end_date.isoformat(), None
+    else:
+        assert fields.start_at and fields.end_at and fields.timezone
+        tz = ZoneInfo(fields.timezone)
+        start, end, zone = fields.start_at.astimezone(tz).isoformat(), fields.end_at.astimezone(tz).isoformat(), fields.timezone
+    return dict(
+        subject=fields.subject,
+        start=start,
+        end=end,
+        all_day=fields.all_day,
+        timezone=zone,
+        busy=fields.busy,
+        location=fields.location,
+        public_description=fields.description,
+        conference_meeting_url=fields.conference_url,
+        private=fields.private,
+        attendees=[
+            dict(email=a.email, name=a.name, status=a.status, is_organizer=a.organizer) for a in fields.attendees
+        ],
+    )
+
+
+def details_text(deal: str | None, person: tuple[str, list[str], list[str]] | None, org: str | None, link: str) -> str:
+    """The body of the generated block: deal, person (name, e-mail, phone), organization, link."""
+    lines = []
+    if deal:
+        lines.append(f"Deal: {deal}")
+    if person:
+        name, emails, phones = person
+        extra = ", ".join([*emails[:1], *phones[:1]])
+        lines.append(f"Contact: {name}" + (f" ({extra})" if extra else ""))
+    if org:
+        lines.append(f"Organization: {org}")
+    lines.append(f"Open in CRM: {link}")
+    return "\n".join(lines)
