@@ -1,0 +1,201 @@
+"""The CalDAV provider: one open connection to one account, speaking the CalendarProvider
+Protocol. Listing lives in changes.py, discovery in discovery.py, the iCalendar mapping in
+ical.py; this module holds the writes and glues the parts together.
+
+Writes: a create PUTs to `<calendar>/<activity uuid>.ics` with `If-None-Match: *`, so a create
+repeated after a crash cannot duplicate (412 -> AlreadyExists). Updates and deletes carry
+`If-Match: <etag>` (412 -> PreconditionFailed). `If-Match: *` is never sent (Radicale fails it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urljoin
+
+from calsync.providers.caldav import davxml, discovery, ical
+from calsync.providers.caldav.changes import Lister, norm, wire
+from calsync.providers.caldav.davxml import CALDAV, DAV, tag
+from calsync.providers.caldav.http import DavClient, RequestCounter
+from calsync.providers.caldav.objects import expand
+from calsync.sync.model import CalendarInfo, ChangeSet, Event
+from calsync.sync.provider import AlreadyExists, EventNotFound, PreconditionFailed, ProviderError, Window
+
+DEFAULT_HORIZON = dt.timedelta(days=365)
+
+
+class CalDavProvider:
+    """CalendarProvider for any CalDAV server (Radicale, Xandikos, iCloud, Fastmail, Nextcloud...)."""
+
+    name = "caldav"
+
+    def __init__(
+        self,
+        url: str,
+        username: str | None,
+        password: str | None,
+        *,
+        home_url: str | None = None,
+        page_size: int = 1000,
+        use_sync_collection: bool | None = None,
+        counter: RequestCounter | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.home_url = home_url
+        self.client = DavClient(url, username, password, counter=counter, timeout=timeout)
+        self.lister = Lister(self.client, page_size=page_size, use_sync_collection=use_sync_collection)
+        self.window: Window | None = None
+
+    @property
+    def counter(self) -> RequestCounter:
+        return self.client.counter
+
+    # -------------------------------------------------------------- reading
+
+    def list_calendars(self) -> list[CalendarInfo]:
+        if self.home_url is None:
+            self.home_url = discovery.discover(self.client, self.url).home_url
+        return discovery.list_calendars(self.client, self.home_url)
+
+    def list_changes(self, calendar_id: str, cursor: str | None, window: Window, page: str | None = None) -> ChangeSet:
+        self.window = window
+        return self.lister.list_changes(calendar_id, cursor, window, page)
+
+    def _window(self) -> Window:
+        if self.window is not None:
+            return self.window
+        now = dt.datetime.now(dt.timezone.utc)
+        return Window(now - dt.timedelta(days=1), now + DEFAULT_HORIZON)
+
+    def _read(self, calendar_id: str, href: str) -> tuple[str, str | None] | None:
+        """(text, etag) of one object through calendar-multiget, or None when it is gone."""
+        for item in self.lister.multiget(calendar_id, [href]):
+            data = item.text(tag(CALDAV, "calendar-data"))
+            if item.status == 404 or data is None:
+                return None
+            return data, item.text(tag(DAV, "getetag"))
+        return None
+
+    def get_event(self, calendar_id: str, event_id: str) -> list[Event]:
+        found = self._read(calendar_id, norm(event_id))
+        if found is None:
+            return []
+        text, etag = found
+        expanded = expand(calendar_id, norm(event_id), etag, text, self._window())
+        if expanded.skipped:
+            raise ProviderError(f"the event {event_id} cannot be read: {expanded.skipped}")
+        return expanded.events
+
+    def find_by_activity_id(self, calendar_id: str, activity_uuid: str) -> Event | None:
+        """First the href we would have created, then a calendar-query on our X- property
+        (events created before a reconnect, or copied by another client)."""
+        href = self.href_for(calendar_id, activity_uuid)
+        candidates: list[tuple[str, str, str | None]] = []
+        found = self._read(calendar_id, href)
+        if found is not None:
+            candidates.append((href, *found))
+        else:
+            response = self.client.report(calendar_id, davxml.query_property(ical.ACTIVITY_PROP, activity_uuid))
+            if response.status_code == 207:
+                status = self.client.expect_multistatus(response, "REPORT calendar-query", calendar_id)
+                for item in status.responses:
+                    data = item.text(tag(CALDAV, "calendar-data"))
+                    if data:
+                        candidates.append((norm(item.href), data, item.text(tag(DAV, "getetag"))))
+        for href_found, text, etag in candidates:
+            expanded = expand(calendar_id, href_found, etag, text, self._window())
+            for event in expanded.events:
+                if event.activity_uuid == activity_uuid:
+                    return event
+            if expanded.series_id is None and not expanded.skipped:
+                continue
+        return None
+
+    # -------------------------------------------------------------- writing
+
+    @staticmethod
+    def href_for(calendar_id: str, activity_uuid: str) -> str:
+        safe = "".join(ch for ch in activity_uuid if ch.isalnum() or ch in "-_")
+        return norm(urljoin(calendar_id, f"{safe}.ics"))
+
+    def _etag_after_write(self, calendar_id: str, href: str, response_etag: str | None) -> str | None:
+        if response_etag:
+            return response_etag
+        status = self.client.propfind(wire(href), "D:getetag")  # some servers send no ETag on PUT
+        for item in status.responses:
+            return item.text(tag(DAV, "getetag"))
+        return None
+
+    def create_event(self, event: Event, *, send_invitations: bool) -> Event:
+        if not event.activity_uuid:
+            raise ValueError("create_event needs event.activity_uuid (the href is derived from it)")
+        calendar_id = event.calendar_id
+        href = self.href_for(calendar_id, event.activity_uuid)
+        uid = event.uid or event.activity_uuid
+        text = ical.new_object(event, uid, send_invitations=send_invitations)
+        response = self.client.send(
+            "PUT", wire(href), body=text, content_type="text/calendar; charset=utf-8",
+            headers={"If-None-Match": "*"},
+        )
+        if response.status_code in (409, 412):
+            raise AlreadyExists(f"an event for activity {event.activity_uuid} exists already at {href}")
+        if response.status_code == 403 and "no-uid-conflict" in davxml.error_conditions(response.content):
+            raise AlreadyExists(f"an event with the UID {uid} exists already in this calendar")
+        self._expect_write(response, "create", href)
+        etag = self._etag_after_write(calendar_id, href, response.headers.get("ETag"))
+        return self._written(event, href, uid, etag, text)
+
+    def update_event(self, event: Event, etag: str | None, *, send_invitations: bool) -> Event:
+        href = norm(event.event_id)
+        raw = event.raw if isinstance(event.raw, str) else None
+        if raw is None:
+            found = self._read(event.calendar_id, href)
+            if found is None:
+                raise EventNotFound(f"the event {href} is no longer in the calendar")
+            raw, current_etag = found
+            etag = etag or current_etag
+        text = ical.patched_object(raw, event, send_invitations=send_invitations)
+        headers = {"If-Match": etag} if etag else {}
+        response = self.client.send("PUT", wire(href), body=text, content_type="text/calendar; charset=utf-8",
+                                    headers=headers)
+        if response.status_code == 412:
+            if self._read(event.calendar_id, href) is None:
+                raise EventNotFound(f"the event {href} is no longer in the calendar")
+            raise PreconditionFailed(f"the event {href} changed in the calendar since it was read")
+        if response.status_code == 404:
+            raise EventNotFound(f"the event {href} is no longer in the calendar")
+        self._expect_write(response, "update", href)
+        new_etag = self._etag_after_write(event.calendar_id, href, response.headers.get("ETag"))
+        return self._written(event, href, event.uid, new_etag, text)
+
+    def delete_event(self, calendar_id: str, event_id: str, etag: str | None) -> None:
+        href = norm(event_id)
+        headers = {"If-Match": etag} if etag else {}
+        response = self.client.send("DELETE", wire(href), headers=headers)
+        if response.status_code in (200, 204, 404, 410):
+            return
+        if response.status_code == 412:
+            if self._read(calendar_id, href) is None:
+                return
+            raise PreconditionFailed(f"the event {href} changed in the calendar since it was read")
+        self._expect_write(response, "delete", href)
+
+    def _expect_write(self, response: object, what: str, href: str) -> None:
+        code = getattr(response, "status_code", 0)
+        if code in (200, 201, 204):
+            return
+        if code == 403:
+            raise ProviderError(f"the calendar server does not allow this {what} ({href}): is the calendar read-only?")
+        text = getattr(response, "text", "")[:200]
+        raise ProviderError(f"the calendar server refused the {what} of {href} (HTTP {code}): {text}")
+
+    def _written(self, event: Event, href: str, uid: str | None, etag: str | None, text: str) -> Event:
+        expanded = expand(event.calendar_id, href, etag, text, self._window())
+        for written in expanded.events:
+            if not event.recurrence_id or written.recurrence_id == event.recurrence_id:
+                return written
+        result = Event(**{**event.__dict__})
+        result.event_id, result.uid, result.etag, result.raw = href, uid, etag, text
+        return result
+
+    def close(self) -> None:
+        self.client.close()
