@@ -1,0 +1,227 @@
+"""Connections and settings per user: connect, change settings (saved at once), start, stop,
+confirm or cancel pending deletions, disconnect. Credentials are stored encrypted."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from calsync.crm.errors import Conflict, Invalid, NotFound
+from calsync.crm.services.activity_types import type_by_key
+from calsync.crypto import SecretBox
+from calsync.store.tables import SyncAccount, SyncLink, User
+from calsync.sync import repository as repo
+from calsync.sync.provider import ConnectError, ProviderError
+
+NOT_CALENDAR = "not supported: calendar sync needs a Google, Microsoft 365 or CalDAV calendar"
+_MAIL_WORDS = ("imap", "pop", "pop3", "smtp", "email", "e-mail", "mail")
+
+
+class SyncSettingsIn(BaseModel):
+    """Any subset of the settings; each is saved as soon as it is sent."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    calendar_id: str | None = Field(default=None, min_length=1, max_length=1024)
+    sync_type: Literal["two_way", "one_way"] | None = None
+    external_event_visibility: Literal["everyone", "owner"] | None = None
+    private_events: Literal["everyone", "busy_block", "skip"] | None = None
+    import_type: str | None = Field(default=None, min_length=1, max_length=40)
+    push_types: list[str] | None = Field(default=None, max_length=200)
+    include_details: bool | None = None
+    send_invitations: bool | None = None
+
+
+def _is_mail(provider: str, params: dict[str, Any]) -> bool:
+    name = provider.strip().lower()
+    if "@" in name or name in _MAIL_WORDS or name.startswith(("imap", "pop", "smtp")):
+        return True
+    return any(str(key).lower().startswith(("imap", "pop", "smtp")) for key in params)
+
+
+def get_account(session: Session, user: User) -> SyncAccount:
+    account = repo.account_of_user(session, user.id)
+    if account is None:
+        raise NotFound("you have no calendar connected: POST /api/v1/calendar-sync/connect first")
+    return account
+
+
+def credentials(box: SecretBox, account: SyncAccount) -> dict[str, Any]:
+    return json.loads(box.decrypt(account.credentials_encrypted))
+
+
+def _registry():  # type: ignore[no-untyped-def]
+    from calsync.providers import registry  # providers sit above sync; looked up at call time
+
+    return registry
+
+
+def list_calendars(box: SecretBox, account: SyncAccount) -> list[dict[str, Any]]:
+    provider = _registry().get(account.provider).open(credentials(box, account))
+    try:
+        return [
+            {"id": c.id, "name": c.name, "writable": c.writable, "primary": c.primary, "color": c.color}
+            for c in provider.list_calendars()
+        ]
+    except ProviderError as exc:
+        raise Conflict(f"the calendar provider could not list calendars: {exc.message}") from None
+    finally:
+        provider.close()
+
+
+def connect(session: Session, box: SecretBox, user: User, provider: str, params: dict[str, Any]) -> SyncAccount:
+    """Validates with the provider, stores encrypted credentials, picks a calendar. A user who is
+    already connected is switched over: links are dropped, earlier imports are adopted again."""
+    if _is_mail(provider, params):
+        raise Invalid(NOT_CALENDAR, field="provider")
+    registry = _registry()
+    try:
+        factory = registry.get(provider)
+    except KeyError:
+        raise Invalid(f"unknown provider '{provider}': use one of {', '.join(registry.names())}", field="provider") from None
+    try:
+        name, creds = factory.connect(dict(params))
+    except ConnectError as exc:
+        raise Invalid(exc.message, field=exc.field or "provider") from None
+    except ProviderError as exc:
+        raise Invalid(f"could not reach the calendar: {exc.message}", field="provider") from None
+    opened = factory.open(creds)
+    try:
+        calendars = opened.list_calendars()
+    except ProviderError as exc:
+        raise Invalid(f"connected, but listing calendars failed: {exc.message}", field="provider") from None
+    finally:
+        opened.close()
+    wanted = params.get("calendar_id")
+    choice = next((c for c in calendars if c.id == wanted), None) if wanted else None
+    if wanted and choice is None:
+        raise Invalid(f"there is no calendar '{wanted}' in this account", field="calendar_id")
+    choice = choice or next((c for c in calendars if c.primary and c.writable), None) or next((c for c in calendars if c.writable), None)
+    account = repo.account_of_user(session, user.id)
+    if account is None:
+        account = SyncAccount(user_id=user.id, company_id=user.company_id)
+        session.add(account)
+    else:
+        repo.delete_links(session, account.id)
+    account.provider, account.account_name = provider, name
+    account.credentials_encrypted = box.encrypt(json.dumps(creds))
+    account.calendar_id = choice.id if choice else None
+    account.calendar_name = choice.name if choice else None
+    account.enabled, account.state = True, "active"
+    account.cursor = account.horizon_until = None
+    account.pending_deletions = None
+    account.last_error = None
+    session.flush()
+    return account
+
+
+def update_settings(session: Session, box: SecretBox, user: User, body: dict[str, Any]) -> SyncAccount:
+    try:
+        data = SyncSettingsIn.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        message = "is not a setting: remove it" if first.get("type") == "extra_forbidden" else first.get("msg", "is not valid")
+        raise Invalid(f"{field}: {message}", field=field.split(".")[0]) from None
+    account = get_account(session, user)
+    values = data.model_dump(exclude_unset=True)
+    for key, value in values.items():
+        if value is None and key != "push_types":
+            raise Invalid(f"{key} cannot be null", field=key)
+    resync = False
+    if "calendar_id" in values and values["calendar_id"] != account.calendar_id:
+        calendars = {c["id"]: c for c in list_calendars(box, account)}
+        chosen = calendars.get(values["calendar_id"])
+        if chosen is None:
+            raise Invalid(f"there is no calendar '{values['calendar_id']}' in this account: see GET /api/v1/calendar-sync/calendars", field="calendar_id")
+        if not chosen["writable"]:
+            raise Invalid(f"the calendar '{chosen['name']}' is read-only: pick one you can write to", field="calendar_id")
+        repo.delete_links(session, account.id)
+        account.calendar_id, account.calendar_name = chosen["id"], chosen["name"]
+        resync = True
+    if "import_type" in values:
+        type_by_key(session, user.company_id, values["import_type"], field="import_type")
+        account.import_type_key = values["import_type"]
+    if "push_types" in values:
+        keys = values["push_types"]
+        if keys is not None:
+            for key in keys:
+                type_by_key(session, user.company_id, key, field="push_types", active_only=False)
+            keys = sorted(set(keys))
+        account.push_types = keys
+    for key in ("sync_type", "private_events"):
+        if key in values and values[key] != getattr(account, key):
+            setattr(account, key, values[key])
+            resync = True
+    if "external_event_visibility" in values:
+        account.external_event_visibility = values["external_event_visibility"]
+    if "send_invitations" in values:
+        account.send_invitations = values["send_invitations"]
+    if "include_details" in values and values["include_details"] != account.include_details:
+        account.include_details = values["include_details"]
+        # every event's description changes: mark every pair as changed on the CRM side
+        session.execute(update(SyncLink).where(SyncLink.account_id == account.id).values(crm_hash=None, synced_version=0))
+    if resync:
+        account.cursor = None
+    account.settings_version += 1
+    session.flush()
+    return account
+
+
+def set_enabled(session: Session, user: User, enabled: bool) -> SyncAccount:
+    account = get_account(session, user)
+    account.enabled = enabled
+    if enabled and account.state == "paused":
+        account.state = "active"
+    if not enabled and account.state in ("active", "syncing", "provider_error"):
+        account.state = "paused"
+    session.flush()
+    return account
+
+
+def decide_deletions(session: Session, user: User, decision: Literal["confirmed", "cancelled"]) -> SyncAccount:
+    account = get_account(session, user)
+    if account.state != "needs_confirmation":
+        raise Conflict("there are no deletions waiting for confirmation")
+    account.pending_deletions = {**(account.pending_deletions or {}), "decision": decision}
+    account.state = "active"
+    session.flush()
+    return account
+
+
+def disconnect(session: Session, user: User) -> None:
+    """Removes the connection, its links and log. Activities stay; earlier imports are remembered
+    so a later reconnect adopts them instead of duplicating."""
+    account = get_account(session, user)
+    session.delete(account)
+    session.flush()
+
+
+def view(account: SyncAccount) -> dict[str, Any]:
+    """What GET /api/v1/calendar-sync returns: connection, settings, state. No credentials."""
+    pending = account.pending_deletions or {}
+    return {
+        "id": account.id,
+        "provider": account.provider,
+        "account": account.account_name,
+        "calendar_id": account.calendar_id,
+        "calendar_name": account.calendar_name,
+        "sync_type": account.sync_type,
+        "external_event_visibility": account.external_event_visibility,
+        "private_events": account.private_events,
+        "import_type": account.import_type_key,
+        "push_types": account.push_types,
+        "include_details": account.include_details,
+        "send_invitations": account.send_invitations,
+        "enabled": account.enabled,
+        "state": account.state,
+        "last_success_at": account.last_success_at.isoformat() if account.last_success_at else None,
+        "last_error": account.last_error,
+        "last_error_at": account.last_error_at.isoformat() if account.last_error_at else None,
+        "pending_deletions": pending.get("count") if account.state == "needs_confirmation" else None,
+        "pending_message": pending.get("message") if account.state == "needs_confirmation" else None,
+    }

@@ -1,0 +1,276 @@
+"""Carrying out a plan. Inbound decisions change the CRM (through the activity services, with
+source="sync") in the transaction that also advances the cursor; outbound decisions are provider
+calls made after that commit, each followed by its own commit, each repeatable after a crash."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+
+from calsync.crm.errors import Conflict, CrmError
+from calsync.crm.schemas import ActivityCreate, ActivityUpdate
+from calsync.crm.services import activities as activity_service
+from calsync.store.tables import Activity, SyncAccount, SyncLink, SyncOutbox
+from calsync.sync import repository as repo
+from calsync.sync.mapping import content_hash, crm_values, fields_of, to_crm, to_event
+from calsync.sync.model import Event, EventKey
+from calsync.sync.provider import (
+    AlreadyExists,
+    AuthError,
+    CalendarProvider,
+    EventNotFound,
+    PreconditionFailed,
+    ProviderError,
+    RateLimited,
+)
+from calsync.sync.reconcile import INBOUND, CrmState, Decision, Plan, event_hash
+from calsync.sync.summary import RunSummary
+
+Commit = Callable[[Session], None]
+
+
+def _set_event_side(link: SyncLink, event: Event, mode: str) -> None:
+    link.etag = event.etag
+    link.event_hash = event_hash(event, mode)  # type: ignore[arg-type]
+    link.provider_updated = event.updated
+    link.event_end = repo.event_end(event)
+    link.event_private = event.is_private
+
+
+def _set_crm_side(link: SyncLink, activity: Activity) -> None:
+    link.crm_hash = content_hash(fields_of(activity))
+    link.synced_version = activity.version
+    link.status, link.error = "linked", None
+
+
+def _link(session: Session, account: SyncAccount, key: EventKey, origin: str, activity_id: int | None) -> SyncLink:
+    link = repo.find_link(session, account.id, key)
+    if link is None:
+        link = SyncLink(
+            account_id=account.id, calendar_id=key.calendar_id, event_id=key.event_id, recurrence_id=key.recurrence_id,
+            origin=origin, synced_version=0, status="linked",
+        )
+        session.add(link)
+    link.activity_id = activity_id
+    return link
+
+
+# ---------------------------------------------------------------------- inbound
+
+
+def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmState, summary: RunSummary, now: dt.datetime) -> None:
+    """Every CRM-side decision, in the caller's transaction (committed with the cursor)."""
+    owner = repo.owner_of(session, account)
+    mode = account.private_events
+    for d in plan.decisions:
+        if d.kind not in INBOUND:
+            continue
+        try:
+            with session.begin_nested():
+                _inbound_one(session, account, owner, d, crm, summary, mode, now)
+        except Conflict:
+            raise
+        except (CrmError, ValidationError) as exc:
+            message = exc.message if isinstance(exc, CrmError) else "the event's data was not accepted by the CRM"
+            summary.note("skip", _label(d), f"not taken in: {message}")
+    for d in plan.decisions:
+        if d.kind == "push_delete" and d.key is not None:
+            link = _link(session, account, d.key, "crm", d.activity_id)
+            link.status = "deleting"
+            repo.queue_delete(session, account.id, d.key, d.etag, now)
+
+
+def _label(d: Decision) -> str:
+    if d.event is not None:
+        return "a private event" if d.event.is_private else f"event \"{d.event.summary[:80]}\""
+    return f"activity {d.activity_id}"
+
+
+def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision, crm: CrmState, summary: RunSummary, mode: str, now: dt.datetime) -> None:
+    assert d.key is not None or d.kind == "restore_activity"
+    if d.kind == "import":
+        assert d.event is not None and d.key is not None
+        values = crm_values(to_crm(d.event, mode))  # type: ignore[arg-type]
+        data = ActivityCreate(type=account.import_type_key, visibility=account.external_event_visibility, **values)  # type: ignore[arg-type]
+        activity = activity_service.create_activity(
+            session, owner, data, source="sync", origin="calendar", read_only=d.event.is_occurrence,
+            series_uid=d.event.series_id, occurrence_id=d.event.recurrence_id or None,
+        )
+        link = _link(session, account, d.key, "calendar", activity.id)
+        _set_event_side(link, d.event, mode)
+        _set_crm_side(link, activity)
+        repo.remember_origin(session, account.user_id, d.key, activity.id)
+        summary.pulled += 1
+    elif d.kind == "adopt":
+        assert d.key is not None
+        _link(session, account, d.key, d.reason or "crm", d.activity_id)
+        if d.reason == "calendar" and d.activity_id is not None:
+            repo.remember_origin(session, account.user_id, d.key, d.activity_id)
+        session.flush()
+    elif d.kind == "update_activity":
+        assert d.event is not None and d.activity_id is not None and d.key is not None
+        item = crm.linked.get(d.activity_id) or next((i for i in crm.by_uuid.values() if i.id == d.activity_id), None)
+        values = crm_values(to_crm(d.event, mode))  # type: ignore[arg-type]
+        activity = activity_service.update_activity(
+            session, owner, d.activity_id, ActivityUpdate(**values), source="sync",  # type: ignore[arg-type]
+            expected_version=item.version if item else None,
+        )
+        link = _link(session, account, d.key, activity.origin, activity.id)
+        _set_event_side(link, d.event, mode)
+        _set_crm_side(link, activity)
+        summary.pulled += 1
+    elif d.kind == "trash_activity":
+        assert d.activity_id is not None and d.key is not None
+        activity = session.get(Activity, d.activity_id)
+        if activity is not None and not activity.deleted:
+            activity_service.delete_activity(session, owner, d.activity_id, source="sync", reason=d.reason)
+            summary.deleted += 1
+        link = repo.find_link(session, account.id, d.key)
+        if link is not None:
+            session.delete(link)
+    elif d.kind == "restore_activity":
+        assert d.activity_id is not None
+        activity_service.restore_activity(session, owner, d.activity_id, now=now)
+    elif d.kind == "record":
+        assert d.key is not None
+        link = repo.find_link(session, account.id, d.key)
+        if link is None:
+            return
+        if d.event is not None:
+            _set_event_side(link, d.event, mode)
+        activity = session.get(Activity, d.activity_id) if d.activity_id else None
+        if activity is not None and d.reason != "keep_crm_hash":
+            if d.reason == "version_only":
+                link.synced_version = activity.version
+            else:
+                _set_crm_side(link, activity)
+    elif d.kind == "drop_link":
+        assert d.key is not None
+        link = repo.find_link(session, account.id, d.key)
+        if link is not None:
+            session.delete(link)
+    elif d.kind == "detach":
+        assert d.key is not None
+        link = repo.find_link(session, account.id, d.key)
+        if link is not None:
+            link.status, link.error = "detached", d.reason
+            summary.note("skip", f"activity {link.activity_id}", f"no longer synced: {d.reason}")
+    session.flush()
+
+
+# ---------------------------------------------------------------------- outbound
+
+
+class Outbound:
+    """Provider writes for one run, after the inbound commit. Stops early on auth and rate errors."""
+
+    def __init__(self, sessions: sessionmaker[Session], commit: Commit, provider: CalendarProvider, account_id: int,
+                 summary: RunSummary, base_url: str, now: dt.datetime) -> None:
+        self.sessions, self.commit, self.provider = sessions, commit, provider
+        self.account_id, self.summary, self.base_url, self.now = account_id, summary, base_url, now
+
+    def run(self, plan: Plan) -> None:
+        for d in plan.decisions:
+            if d.kind in ("push_create", "push_update"):
+                self._write(d)
+        self.deletions()
+
+    def _event_for(self, session: Session, account: SyncAccount, activity: Activity, link: SyncLink | None) -> Event:
+        details = repo.details_for(session, activity, self.base_url) if account.include_details else ""
+        keep_private = account.private_events == "everyone" and link is not None and link.event_private
+        return to_event(
+            fields_of(activity), calendar_id=account.calendar_id or "", activity_uuid=activity.uuid,
+            event_id=link.event_id if link else "", details=details, keep_private=keep_private,
+        )
+
+    def _write(self, d: Decision) -> None:
+        session = self.sessions()
+        try:
+            account = session.get(SyncAccount, self.account_id)
+            activity = session.get(Activity, d.activity_id) if d.activity_id else None
+            if account is None or activity is None or activity.deleted or activity.owner_id != account.user_id:
+                return
+            link = repo.find_link(session, account.id, d.key) if d.key else repo.link_for_activity(session, account.id, activity.id)
+            if d.kind == "push_create" and link is not None:
+                return
+            if d.kind == "push_update" and (link is None or link.status != "linked"):
+                return
+            event = self._event_for(session, account, activity, link)
+            send = account.send_invitations
+            try:
+                if link is None:
+                    written = self._create(session, account, event, send)
+                    link = _link(session, account, written.key, activity.origin, activity.id)
+                else:
+                    written = self.provider.update_event(event, d.etag or link.etag, send_invitations=send)
+            except PreconditionFailed:
+                self.summary.note("skip", f"activity {activity.id}", "changed in the calendar meanwhile: reconciled on the next run")
+                return
+            except EventNotFound:
+                self.summary.note("skip", f"activity {activity.id}", "its event vanished meanwhile: reconciled on the next run")
+                return
+            except (AuthError, RateLimited):
+                raise
+            except ProviderError as exc:
+                if link is not None:
+                    link.status, link.error = "error", exc.message
+                    self.commit(session)
+                self.summary.note("error", f"activity {activity.id}", f"not written to the calendar: {exc.message}")
+                return
+            _set_event_side(link, written, account.private_events)
+            _set_crm_side(link, activity)
+            self.commit(session)
+            self.summary.pushed += 1
+        finally:
+            session.close()
+
+    def _create(self, session: Session, account: SyncAccount, event: Event, send: bool) -> Event:
+        """Create, or adopt the event a crashed earlier create already made (same activity id)."""
+        try:
+            return self.provider.create_event(event, send_invitations=send)
+        except AlreadyExists:
+            assert event.activity_uuid is not None
+            found = self.provider.find_by_activity_id(event.calendar_id, event.activity_uuid)
+            if found is None:
+                raise ProviderError("the calendar reports the event exists but cannot find it") from None
+            repo.drop_outbox_for(session, account.id, found.calendar_id, found.event_id)
+            repo.drop_deleting_links(session, account.id, found.calendar_id, found.event_id)
+            session.flush()
+            event.event_id = found.event_id
+            return self.provider.update_event(event, found.etag, send_invitations=send)
+
+    def deletions(self) -> None:
+        """Works off the outbox: each row is a committed decision to delete an event."""
+        session = self.sessions()
+        try:
+            for row in repo.due_outbox(session, self.account_id, self.now):
+                if not self._delete(session, row):
+                    break
+        finally:
+            session.close()
+
+    def _delete(self, session: Session, row: SyncOutbox) -> bool:
+        try:
+            try:
+                self.provider.delete_event(row.calendar_id, row.event_id, row.etag)
+            except PreconditionFailed:
+                self.summary.note("conflict", "an event", "edited in the calendar after it was deleted in the CRM: the deletion wins")
+                self.provider.delete_event(row.calendar_id, row.event_id, None)
+        except (AuthError, RateLimited):
+            raise
+        except ProviderError as exc:
+            row.attempts += 1
+            row.last_error = exc.message
+            row.next_attempt_at = self.now + dt.timedelta(seconds=min(3600, 30 * 2 ** row.attempts))
+            self.commit(session)
+            self.summary.note("error", "an event", f"could not be deleted yet (retried later): {exc.message}")
+            return True
+        repo.drop_deleting_links(session, self.account_id, row.calendar_id, row.event_id)
+        session.delete(row)
+        self.commit(session)
+        self.summary.deleted += 1
+        return True

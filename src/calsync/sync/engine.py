@@ -1,0 +1,220 @@
+"""One sync run of one account: pull, decide, commit, then write to the provider.
+
+Order matters for crash safety: (1) the outbox of deletions decided earlier is worked off;
+(2) every page of changes is pulled (a listing cut short decides nothing); (3) the pure decision
+is made; (4) CRM writes, link updates and the new cursor are committed together; (5) provider
+writes follow, each committed on its own. A crash at any point leaves a state from which the
+next run repeats what is missing without duplicates (deterministic ids, adoption by our id,
+preconditions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from calsync.crm.errors import Conflict
+from calsync.crypto import SecretBox
+from calsync.store.tables import SyncAccount, SyncRun
+from calsync.sync import repository as repo
+from calsync.sync.apply import Outbound, apply_inbound
+from calsync.sync.model import Event, EventKey
+from calsync.sync.provider import AuthError, CalendarProvider, CursorExpired, ProviderError, RateLimited, Window
+from calsync.sync.reconcile import DeletionPolicy, Pulled, decide
+from calsync.sync.summary import RunSummary
+
+log = logging.getLogger("calsync.sync")
+HORIZON_DAYS = 365
+LOOKBACK = dt.timedelta(days=1)
+Opener = Callable[[SyncAccount], CalendarProvider]
+
+
+def open_with_registry(box: SecretBox) -> Opener:
+    """Opens an account's provider through the registry, with its decrypted credentials."""
+
+    def opener(account: SyncAccount) -> CalendarProvider:
+        from calsync.providers import registry
+
+        credentials = json.loads(box.decrypt(account.credentials_encrypted))
+        return registry.get(account.provider).open(credentials)
+
+    return opener
+
+
+class SyncEngine:
+    """Runs syncs. `commit` and `clock` are seams for crash and time tests."""
+
+    def __init__(self, sessions: sessionmaker[Session], opener: Opener, *, base_url: str = "http://127.0.0.1:8000",
+                 clock: Callable[[], dt.datetime] | None = None, commit: Callable[[Session], None] | None = None,
+                 horizon_days: int = HORIZON_DAYS) -> None:
+        self.sessions, self.opener, self.base_url = sessions, opener, base_url
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.commit = commit or (lambda session: session.commit())
+        self.horizon_days = horizon_days
+        self._locks: dict[int, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, account_id: int) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(account_id, threading.Lock())
+
+    def run(self, account_id: int, *, trigger: str = "manual", full: bool = False) -> RunSummary:
+        """Never two runs of one account at once: a second caller gets status "busy"."""
+        lock = self._lock(account_id)
+        if not lock.acquire(blocking=False):
+            return RunSummary(account_id, status="busy", message="a sync of this account is already running")
+        try:
+            return self._run(account_id, trigger, full)
+        finally:
+            lock.release()
+
+    # ------------------------------------------------------------------ steps
+
+    def _start(self, account_id: int, trigger: str, now: dt.datetime) -> tuple[RunSummary, DeletionPolicy] | RunSummary:
+        session = self.sessions()
+        try:
+            account = session.get(SyncAccount, account_id)
+            if account is None:
+                return RunSummary(account_id, status="missing", message="there is no such calendar connection")
+            if not account.enabled:
+                return RunSummary(account_id, status="paused", message="sync is stopped: start it to sync again")
+            if account.state == "auth_error":
+                return RunSummary(account_id, status="auth_error", message=account.last_error or "reconnect the calendar")
+            if not account.calendar_id:
+                return RunSummary(account_id, status="paused", message="choose a calendar to sync with")
+            pending = account.pending_deletions or {}
+            policy: DeletionPolicy = pending.get("decision", "ask")
+            if account.state == "needs_confirmation" and policy == "ask":
+                return RunSummary(account_id, status="needs_confirmation", message=pending.get("message"))
+            account.state = "syncing"
+            run = repo.new_run(session, account, trigger, now)
+            summary = RunSummary(account_id, run_id=run.id)
+            self.commit(session)
+            return summary, policy
+        finally:
+            session.close()
+
+    def _pull(self, provider: CalendarProvider, account: SyncAccount, full: bool, now: dt.datetime, summary: RunSummary) -> tuple[Pulled, str | None]:
+        window = Window(now - LOOKBACK, now + dt.timedelta(days=self.horizon_days))
+        cursor = None if full else account.cursor
+        if account.horizon_until is None or window.end - account.horizon_until > dt.timedelta(days=1):
+            cursor = None  # the rolling horizon moved: list again so new occurrences come in
+        try:
+            return self._list(provider, account.calendar_id or "", cursor, window)
+        except CursorExpired:
+            summary.note("skip", "calendar", "the calendar's sync cursor expired: a full resync was done")
+            return self._list(provider, account.calendar_id or "", None, window)
+
+    @staticmethod
+    def _list(provider: CalendarProvider, calendar_id: str, cursor: str | None, window: Window) -> tuple[Pulled, str | None]:
+        events: list[Event] = []
+        tombstones: list[EventKey] = []
+        series: set[str] = set()
+        full = cursor is None
+        page: str | None = None
+        for _ in range(100_000):
+            changes = provider.list_changes(calendar_id, cursor, window, page)
+            events.extend(changes.events)
+            tombstones.extend(changes.deleted)
+            series.update(changes.complete_series)
+            full = full and changes.full
+            if changes.next_page is None:
+                return Pulled(events, tombstones, full, series, window), changes.cursor
+            page = changes.next_page
+        raise ProviderError("the calendar kept returning more pages: giving up this run")
+
+    def _run(self, account_id: int, trigger: str, full: bool) -> RunSummary:
+        now = self.clock()
+        started = self._start(account_id, trigger, now)
+        if isinstance(started, RunSummary):
+            return started
+        summary, policy = started
+        provider: CalendarProvider | None = None
+        try:
+            session = self.sessions()
+            try:
+                account = session.get(SyncAccount, account_id)
+                assert account is not None
+                provider = self.opener(account)
+            finally:
+                session.close()
+            outbound = Outbound(self.sessions, self.commit, provider, account_id, summary, self.base_url, now)
+            outbound.deletions()
+            if not self._decide_and_commit(provider, account_id, full, policy, summary, now, outbound):
+                return summary
+            failed = [e for e in summary.entries if e["kind"] == "error"]
+            if failed:
+                self._finish(summary, "provider_error", failed[-1]["message"], now)
+            else:
+                self._finish(summary, "ok", None, now)
+        except AuthError as exc:
+            self._finish(summary, "auth_error", exc.message, now)
+        except ProviderError as exc:
+            summary.retry_after = exc.retry_after
+            self._finish(summary, "provider_error", exc.message, now)
+        except Conflict:
+            self._finish(summary, "retry", "activities changed while syncing: synced again shortly", now)
+        finally:
+            if provider is not None:
+                provider.close()
+        return summary
+
+    def _decide_and_commit(self, provider: CalendarProvider, account_id: int, full: bool, policy: DeletionPolicy,
+                           summary: RunSummary, now: dt.datetime, outbound: Outbound) -> bool:
+        session = self.sessions()
+        try:
+            account = session.get(SyncAccount, account_id)
+            assert account is not None
+            pulled, cursor = self._pull(provider, account, full, now, summary)
+            links = repo.link_rows(session, account)
+            crm = repo.crm_state(session, account, links, pulled)
+            settings = repo.settings_of(account)
+            plan = decide([repo.link_state(link) for link in links], pulled, crm, settings, now, policy)
+            for entry in plan.log:
+                summary.note(entry["kind"], entry["item"], entry["message"])
+            if plan.guard is not None:
+                session.rollback()
+                account = session.get(SyncAccount, account_id)
+                assert account is not None
+                account.pending_deletions = {"decision": "ask", "count": len(plan.deletions), "message": plan.guard}
+                self.commit(session)
+                self._finish(summary, "needs_confirmation", plan.guard, now)
+                return False
+            apply_inbound(session, account, plan, crm, summary, now)
+            account.cursor = cursor
+            account.horizon_until = pulled.window.end
+            account.pending_deletions = None
+            self.commit(session)
+        finally:
+            session.close()
+        outbound.run(plan)
+        return True
+
+    def _finish(self, summary: RunSummary, status: str, message: str | None, now: dt.datetime) -> None:
+        summary.status, summary.message = status, message
+        if status not in ("ok", "needs_confirmation") and not any(e["kind"] == "error" for e in summary.entries):
+            summary.note("error", "sync", message or status)
+        session = self.sessions()
+        try:
+            account = session.get(SyncAccount, summary.account_id)
+            run = session.get(SyncRun, summary.run_id) if summary.run_id else None
+            if account is not None:
+                states = {"ok": "active", "retry": "active"}
+                account.state = states.get(status, status)
+                if status == "ok":
+                    account.last_success_at = now
+                else:
+                    account.last_error, account.last_error_at = message, now
+            if run is not None:
+                run.finished_at, run.status, run.error = self.clock(), status, message
+                run.pulled, run.pushed, run.deleted = summary.pulled, summary.pushed, summary.deleted
+                run.conflicts, run.skipped = summary.conflicts, summary.skipped
+                run.entries = list(summary.entries)
+            self.commit(session)
+        finally:
+            session.close()
+        log.info("sync of account %s: %s", summary.account_id, summary.line())

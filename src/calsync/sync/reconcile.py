@@ -1,0 +1,342 @@
+"""The decision: a pure function of (links, pulled changes, CRM state, settings, now) -> a plan.
+
+No I/O here, so every rule is property-tested. Per pair it is a three-way comparison against the
+hashes stored at the last sync: a side changed only if its version/etag moved AND its content
+hash differs. One side changed: copy it over. Both, identically: record. Both, differently: the
+newer wins and the conflict is logged. Deletions come only from tombstones or complete listings;
+a plan that deletes too much, or follows a side that suddenly lists nothing, asks first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+from calsync.sync.mapping import PrivateMode, SyncedFields, content_hash, to_crm
+from calsync.sync.model import Event, EventKey
+from calsync.sync.provider import Window
+
+DeletionPolicy = Literal["ask", "confirmed", "cancelled"]
+MASS_DELETE_MIN, MASS_DELETE_SHARE = 10, 0.2
+
+# Inbound kinds are applied in the transaction that advances the cursor; outbound kinds are
+# provider calls made after that commit.
+INBOUND = {"import", "adopt", "update_activity", "trash_activity", "restore_activity", "record", "drop_link", "detach"}
+OUTBOUND = {"push_create", "push_update", "push_delete"}
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    owner_id: int
+    calendar_id: str
+    sync_type: str = "two_way"
+    private_events: PrivateMode = "busy_block"
+    import_type: str = "meeting"
+    push_types: frozenset[str] | None = None
+    external_event_visibility: str = "everyone"
+
+    def pushes(self, type_key: str) -> bool:
+        return self.push_types is None or type_key in self.push_types
+
+
+@dataclass(frozen=True)
+class LinkState:
+    id: int
+    activity_id: int | None
+    key: EventKey
+    origin: str
+    etag: str | None
+    crm_hash: str | None
+    event_hash: str | None
+    synced_version: int
+    status: str = "linked"
+    event_end: dt.datetime | None = None
+    event_private: bool = False
+
+
+@dataclass(frozen=True)
+class CrmItem:
+    id: int
+    uuid: str
+    owner_id: int
+    version: int
+    updated_at: dt.datetime
+    deleted: bool
+    type_key: str
+    origin: str
+    read_only: bool
+    fields: SyncedFields
+
+
+@dataclass
+class Pulled:
+    """Everything listed in this run (all pages). `full` means complete evidence for `window`."""
+
+    events: list[Event]
+    tombstones: list[EventKey]
+    full: bool
+    complete_series: set[str]
+    window: Window
+
+
+@dataclass
+class CrmState:
+    linked: dict[int, CrmItem]  # activities referenced by links, by id
+    unlinked: list[CrmItem]  # the owner's live activities that have no link
+    by_uuid: dict[str, CrmItem]  # activities named by events' activity ids
+    origins: dict[EventKey, CrmItem | None]  # imported before (kept across reconnects)
+
+
+@dataclass
+class Decision:
+    kind: str
+    key: EventKey | None = None
+    activity_id: int | None = None
+    event: Event | None = None
+    etag: str | None = None
+    reason: str = ""
+    counts_as_deletion: bool = False
+
+
+@dataclass
+class Plan:
+    decisions: list[Decision] = field(default_factory=list)
+    log: list[dict[str, str]] = field(default_factory=list)
+    guard: str | None = None  # why the run must ask before deleting
+
+    def add(self, kind: str, **values: object) -> None:
+        self.decisions.append(Decision(kind, **values))  # type: ignore[arg-type]
+
+    def note(self, kind: str, item: str, message: str) -> None:
+        self.log.append({"kind": kind, "item": item, "message": message})
+
+    @property
+    def deletions(self) -> list[Decision]:
+        return [d for d in self.decisions if d.counts_as_deletion]
+
+
+def event_label(event: Event) -> str:
+    """How an event is named in the run log: never the title of a private event."""
+    return "a private event" if event.is_private else f"event \"{event.summary[:80]}\""
+
+
+def activity_label(item: CrmItem) -> str:
+    return f"activity {item.id}" + (" (private)" if item.fields.private else "")
+
+
+def event_hash(event: Event, mode: PrivateMode) -> str:
+    return content_hash(to_crm(event, mode))
+
+
+# ---------------------------------------------------------------------- per pair
+
+
+def _event_changed(link: LinkState, event: Event, mode: PrivateMode) -> bool:
+    return event.etag != link.etag and event_hash(event, mode) != link.event_hash
+
+
+def _crm_changed(link: LinkState, item: CrmItem) -> bool:
+    return item.version != link.synced_version and content_hash(item.fields) != link.crm_hash
+
+
+def _is_newer(event: Event, item: CrmItem) -> bool:
+    return event.updated is not None and event.updated > item.updated_at
+
+
+def _pair(plan: Plan, s: AccountSettings, link: LinkState, item: CrmItem | None, event: Event | None, gone: bool) -> None:
+    """One linked pair. `event` None and not `gone`: the event did not change in this listing."""
+    mode = s.private_events
+    crm_gone = item is None or item.deleted
+    if event is not None and (event.status == "cancelled" or (event.is_private and mode == "skip" and link.origin == "calendar")):
+        gone, event = True, None
+    if crm_gone and gone:
+        plan.add("drop_link", key=link.key)
+        return
+    if gone:
+        assert item is not None
+        if item.owner_id != s.owner_id or (item.origin == "crm" and not s.pushes(item.type_key)):
+            plan.add("drop_link", key=link.key)
+            return
+        if _crm_changed(link, item):
+            plan.note("conflict", activity_label(item), "deleted in the calendar while edited in the CRM: the deletion wins (restore it from the trash)")
+        plan.add("trash_activity", key=link.key, activity_id=item.id, reason="deleted in your calendar", counts_as_deletion=True)
+        return
+    if crm_gone:
+        if link.key.recurrence_id:
+            plan.add("detach", key=link.key, reason="an occurrence of a recurring event cannot be deleted from the CRM")
+            return
+        if event is not None and _event_changed(link, event, mode):
+            plan.note("conflict", event_label(event), "edited in the calendar while deleted in the CRM: the deletion wins")
+        plan.add("push_delete", key=link.key, etag=event.etag if event else link.etag, activity_id=link.activity_id, counts_as_deletion=True)
+        return
+    assert item is not None
+    if item.owner_id != s.owner_id:
+        if link.origin == "crm" and not link.key.recurrence_id:
+            plan.add("push_delete", key=link.key, etag=link.etag, activity_id=item.id, counts_as_deletion=True, reason="given to another user")
+        else:
+            plan.add("detach", key=link.key, reason="given to another user")
+        plan.note("skip", activity_label(item), "now belongs to another user: no longer synced to this calendar")
+        return
+    if item.origin == "crm" and not s.pushes(item.type_key) and not link.key.recurrence_id:
+        plan.add("push_delete", key=link.key, etag=event.etag if event else link.etag, activity_id=item.id, counts_as_deletion=True, reason="type not pushed")
+        plan.note("skip", activity_label(item), f"type '{item.type_key}' is no longer sent to the calendar: its event is removed")
+        return
+    ev_changed = event is not None and _event_changed(link, event, mode)
+    crm_changed = _crm_changed(link, item) and not item.read_only
+    if ev_changed and crm_changed:
+        assert event is not None
+        if to_crm(event, mode) == item.fields:
+            plan.add("record", key=link.key, activity_id=item.id, event=event)
+        elif _is_newer(event, item):
+            plan.note("conflict", activity_label(item), "changed on both sides: the calendar's change is newer and wins")
+            plan.add("update_activity", key=link.key, activity_id=item.id, event=event)
+        else:
+            plan.note("conflict", activity_label(item), "changed on both sides: the CRM's change is newer and wins")
+            plan.add("record", key=link.key, activity_id=item.id, event=event, reason="keep_crm_hash")
+            plan.add("push_update", key=link.key, activity_id=item.id, etag=event.etag)
+    elif ev_changed:
+        plan.add("update_activity", key=link.key, activity_id=item.id, event=event)
+    elif crm_changed:
+        if event is not None and event.etag != link.etag:
+            plan.add("record", key=link.key, activity_id=item.id, event=event, reason="keep_crm_hash")
+        plan.add("push_update", key=link.key, activity_id=item.id, etag=event.etag if event else link.etag)
+    elif event is not None and event.etag != link.etag:
+        plan.add("record", key=link.key, activity_id=item.id, event=event, reason="keep_crm_hash" if item.read_only else "")
+    elif item.version != link.synced_version:
+        plan.add("record", key=link.key, activity_id=item.id, reason="version_only")
+
+
+# ---------------------------------------------------------------------- first sight
+
+
+def _first_sight(plan: Plan, s: AccountSettings, event: Event, crm: CrmState, taken: set[int], now: dt.datetime) -> None:
+    """An event with no link: adopt ours, or import it when the settings let it in."""
+    if event.status == "cancelled":
+        return
+    mine = crm.by_uuid.get(event.activity_uuid or "")
+    if mine is not None:
+        if mine.owner_id != s.owner_id:
+            plan.note("skip", event_label(event), "carries another user's activity id: left alone")
+            return
+        if mine.deleted:
+            plan.add("push_delete", key=event.key, etag=event.etag, activity_id=mine.id, reason="activity was deleted", counts_as_deletion=True)
+            return
+        if mine.id in taken:
+            plan.note("skip", event_label(event), f"a second event for {activity_label(mine)}: left alone")
+            return
+        taken.add(mine.id)
+        plan.add("adopt", key=event.key, activity_id=mine.id, event=event, reason=mine.origin)
+        _pair(plan, s, _fresh_link(event.key, mine), mine, event, False)
+        return
+    if event.key in crm.origins:
+        known = crm.origins[event.key]
+        if known is None or known.deleted or known.owner_id != s.owner_id:
+            plan.note("skip", event_label(event), "imported before and its activity was deleted or given away: not imported again")
+            return
+        if known.id in taken:
+            return
+        taken.add(known.id)
+        plan.add("adopt", key=event.key, activity_id=known.id, event=event, reason="calendar")
+        _pair(plan, s, _fresh_link(event.key, known), known, event, False)
+        return
+    if s.sync_type == "one_way":
+        plan.note("skip", event_label(event), "one-way sync: events made in the calendar are not imported")
+        return
+    if event.is_private and s.private_events == "skip":
+        plan.note("skip", event_label(event), "private event: your settings do not sync private events")
+        return
+    if event.ends_before(now):
+        plan.note("skip", event_label(event), "already over when first seen: past events are not imported")
+        return
+    plan.add("import", key=event.key, event=event)
+
+
+def _fresh_link(key: EventKey, item: CrmItem) -> LinkState:
+    """An adopted pair starts with no history, so both sides count as changed."""
+    return LinkState(id=0, activity_id=item.id, key=key, origin=item.origin, etag=None, crm_hash=None, event_hash=None, synced_version=0)
+
+
+# ---------------------------------------------------------------------- the whole account
+
+
+def _missing_is_gone(link: LinkState, pulled: Pulled) -> bool:
+    """Whether a link absent from this listing is proven gone (complete evidence only)."""
+    in_window = link.event_end is None or (pulled.window.start < link.event_end and (
+        not link.key.recurrence_id or link.event_end <= pulled.window.end + dt.timedelta(days=1)))
+    if link.key.recurrence_id and link.key.event_id in pulled.complete_series:
+        return in_window
+    return pulled.full and in_window
+
+
+def decide(
+    links: list[LinkState],
+    pulled: Pulled,
+    crm: CrmState,
+    s: AccountSettings,
+    now: dt.datetime,
+    policy: DeletionPolicy = "ask",
+) -> Plan:
+    plan = Plan()
+    live = {link.key: link for link in links if link.status in ("linked", "error")}
+    ignored = {link.key for link in links if link.status not in ("linked", "error")}
+    listed: dict[EventKey, Event] = {}
+    for event in pulled.events:
+        listed[event.key] = event
+    gone: set[EventKey] = set()
+    for key in pulled.tombstones:
+        if key.recurrence_id:
+            gone.add(key)
+        else:
+            gone.update(k for k in live if k.event_id == key.event_id and k.calendar_id == key.calendar_id)
+    gone -= set(listed)
+    for key, link in live.items():
+        if key not in listed and key not in gone and _missing_is_gone(link, pulled):
+            gone.add(key)
+    taken = {link.activity_id for link in live.values() if link.activity_id is not None}
+    for key, link in live.items():
+        item = crm.linked.get(link.activity_id) if link.activity_id is not None else None
+        _pair(plan, s, link, item, listed.get(key), key in gone)
+    for key, event in listed.items():
+        if key not in live and key not in ignored:
+            _first_sight(plan, s, event, crm, taken, now)
+    for item in crm.unlinked:
+        if item.id in taken or item.deleted or item.owner_id != s.owner_id or item.origin != "crm":
+            continue
+        if not s.pushes(item.type_key) or item.fields.ends_before(now):
+            continue
+        plan.add("push_create", activity_id=item.id)
+    _guard(plan, links, pulled, live, gone, policy)
+    return plan
+
+
+def _guard(plan: Plan, links: list[LinkState], pulled: Pulled, live: dict[EventKey, LinkState], gone: set[EventKey], policy: DeletionPolicy) -> None:
+    deletions = plan.deletions
+    if not deletions or policy == "confirmed":
+        return
+    limit = max(MASS_DELETE_MIN, int(len(live) * MASS_DELETE_SHARE))
+    emptied = pulled.full and not pulled.events and len(gone) >= 2
+    if len(deletions) > limit:
+        plan.guard = f"this sync would delete {len(deletions)} of {len(live)} synced items (more than {limit}): confirm or cancel"
+    elif emptied:
+        plan.guard = f"the calendar suddenly lists no events while {len(gone)} synced items were in it: confirm the deletions or cancel"
+    if plan.guard is None:
+        return
+    if policy == "ask":
+        return
+    # cancelled: keep everything; what the calendar lost is written back from the CRM, and
+    # activities deleted in the CRM come back from the trash.
+    kept: list[Decision] = []
+    for d in plan.decisions:
+        if not d.counts_as_deletion:
+            kept.append(d)
+        elif d.kind == "trash_activity":
+            kept.append(Decision("drop_link", key=d.key))
+            kept.append(Decision("push_create", activity_id=d.activity_id, reason="recreate"))
+        elif d.kind == "push_delete" and d.reason in ("", "activity was deleted") and d.activity_id is not None:
+            kept.append(Decision("restore_activity", key=d.key, activity_id=d.activity_id))
+        else:
+            kept.append(d)
+    plan.decisions = kept
+    plan.guard = None
+    plan.note("skip", "deletions", "the user cancelled the pending deletions: items were kept")

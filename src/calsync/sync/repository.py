@@ -1,0 +1,238 @@
+"""Every database read and write of the sync engine, in one place: snapshots for the pure
+decision, and the small writes to links, origins, runs and the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from calsync.store.tables import (
+    Activity,
+    ActivityType,
+    Deal,
+    Organization,
+    Person,
+    SyncAccount,
+    SyncLink,
+    SyncOrigin,
+    SyncOutbox,
+    SyncRun,
+    User,
+)
+from calsync.sync.mapping import details_text, fields_of
+from calsync.sync.model import Event, EventKey
+from calsync.sync.reconcile import AccountSettings, CrmItem, CrmState, LinkState, Pulled
+
+
+def settings_of(account: SyncAccount) -> AccountSettings:
+    return AccountSettings(
+        owner_id=account.user_id,
+        calendar_id=account.calendar_id or "",
+        sync_type=account.sync_type,
+        private_events=account.private_events,  # type: ignore[arg-type]
+        import_type=account.import_type_key,
+        push_types=frozenset(account.push_types) if account.push_types is not None else None,
+        external_event_visibility=account.external_event_visibility,
+    )
+
+
+def account_of_user(session: Session, user_id: int) -> SyncAccount | None:
+    return session.scalar(select(SyncAccount).where(SyncAccount.user_id == user_id))
+
+
+def type_keys(session: Session, company_id: int) -> dict[int, str]:
+    rows = session.execute(select(ActivityType.id, ActivityType.key).where(ActivityType.company_id == company_id))
+    return {row[0]: row[1] for row in rows}
+
+
+def crm_item(activity: Activity, keys: dict[int, str]) -> CrmItem:
+    return CrmItem(
+        id=activity.id,
+        uuid=activity.uuid,
+        owner_id=activity.owner_id,
+        version=activity.version,
+        updated_at=activity.updated_at,
+        deleted=activity.deleted,
+        type_key=keys.get(activity.type_id, ""),
+        origin=activity.origin,
+        read_only=activity.read_only,
+        fields=fields_of(activity),
+    )
+
+
+def link_rows(session: Session, account: SyncAccount) -> list[SyncLink]:
+    return list(
+        session.scalars(
+            select(SyncLink).where(SyncLink.account_id == account.id, SyncLink.calendar_id == (account.calendar_id or ""))
+        )
+    )
+
+
+def link_state(link: SyncLink) -> LinkState:
+    return LinkState(
+        id=link.id,
+        activity_id=link.activity_id,
+        key=EventKey(link.calendar_id, link.event_id, link.recurrence_id or ""),
+        origin=link.origin,
+        etag=link.etag,
+        crm_hash=link.crm_hash,
+        event_hash=link.event_hash,
+        synced_version=link.synced_version,
+        status=link.status,
+        event_end=link.event_end,
+        event_private=link.event_private,
+    )
+
+
+def crm_state(session: Session, account: SyncAccount, links: list[SyncLink], pulled: Pulled) -> CrmState:
+    """The CRM side the decision needs: linked activities, the owner's unlinked live ones, and
+    the activities that listed events name (our ids, earlier imports)."""
+    keys = type_keys(session, account.company_id)
+    linked_ids = {link.activity_id for link in links if link.activity_id is not None}
+    linked: dict[int, CrmItem] = {}
+    if linked_ids:
+        for activity in session.scalars(select(Activity).where(Activity.id.in_(linked_ids))):
+            linked[activity.id] = crm_item(activity, keys)
+    any_link = select(SyncLink.activity_id).where(SyncLink.account_id == account.id, SyncLink.activity_id.is_not(None))
+    unlinked = [
+        crm_item(a, keys)
+        for a in session.scalars(
+            select(Activity).where(
+                Activity.owner_id == account.user_id,
+                Activity.deleted.is_(False),
+                Activity.origin == "crm",
+                Activity.id.not_in(any_link),
+            )
+        )
+    ]
+    uuids = {e.activity_uuid for e in pulled.events if e.activity_uuid}
+    by_uuid: dict[str, CrmItem] = {}
+    if uuids:
+        for activity in session.scalars(select(Activity).where(Activity.uuid.in_(uuids))):
+            by_uuid[activity.uuid] = crm_item(activity, keys)
+    origins: dict[EventKey, CrmItem | None] = {}
+    listed = {e.key for e in pulled.events}
+    if listed:
+        rows = session.scalars(
+            select(SyncOrigin).where(SyncOrigin.user_id == account.user_id, SyncOrigin.calendar_id == (account.calendar_id or ""))
+        )
+        for row in rows:
+            key = EventKey(row.calendar_id, row.event_id, row.recurrence_id or "")
+            if key in listed:
+                activity = session.get(Activity, row.activity_id) if row.activity_id else None
+                origins[key] = crm_item(activity, keys) if activity is not None else None
+    return CrmState(linked=linked, unlinked=unlinked, by_uuid=by_uuid, origins=origins)
+
+
+def find_link(session: Session, account_id: int, key: EventKey) -> SyncLink | None:
+    return session.scalar(
+        select(SyncLink).where(
+            SyncLink.account_id == account_id,
+            SyncLink.calendar_id == key.calendar_id,
+            SyncLink.event_id == key.event_id,
+            SyncLink.recurrence_id == key.recurrence_id,
+        )
+    )
+
+
+def link_for_activity(session: Session, account_id: int, activity_id: int) -> SyncLink | None:
+    return session.scalar(select(SyncLink).where(SyncLink.account_id == account_id, SyncLink.activity_id == activity_id))
+
+
+def remember_origin(session: Session, user_id: int, key: EventKey, activity_id: int) -> None:
+    row = session.scalar(
+        select(SyncOrigin).where(
+            SyncOrigin.user_id == user_id,
+            SyncOrigin.calendar_id == key.calendar_id,
+            SyncOrigin.event_id == key.event_id,
+            SyncOrigin.recurrence_id == key.recurrence_id,
+        )
+    )
+    if row is None:
+        session.add(SyncOrigin(user_id=user_id, calendar_id=key.calendar_id, event_id=key.event_id, recurrence_id=key.recurrence_id, activity_id=activity_id))
+    else:
+        row.activity_id = activity_id
+
+
+def event_end(event: Event) -> dt.datetime | None:
+    if event.all_day and event.end_date:
+        return dt.datetime.combine(event.end_date, dt.time(), dt.timezone.utc) + dt.timedelta(hours=12)
+    return event.end
+
+
+def queue_delete(session: Session, account_id: int, key: EventKey, etag: str | None, now: dt.datetime) -> None:
+    exists = session.scalar(
+        select(SyncOutbox.id).where(SyncOutbox.account_id == account_id, SyncOutbox.calendar_id == key.calendar_id, SyncOutbox.event_id == key.event_id)
+    )
+    if exists is None:
+        session.add(SyncOutbox(account_id=account_id, calendar_id=key.calendar_id, event_id=key.event_id, etag=etag, next_attempt_at=now))
+
+
+def due_outbox(session: Session, account_id: int, now: dt.datetime) -> list[SyncOutbox]:
+    return list(
+        session.scalars(
+            select(SyncOutbox).where(SyncOutbox.account_id == account_id, SyncOutbox.next_attempt_at <= now).order_by(SyncOutbox.id)
+        )
+    )
+
+
+def drop_outbox_for(session: Session, account_id: int, calendar_id: str, event_id: str) -> None:
+    session.execute(
+        delete(SyncOutbox).where(SyncOutbox.account_id == account_id, SyncOutbox.calendar_id == calendar_id, SyncOutbox.event_id == event_id)
+    )
+
+
+def drop_deleting_links(session: Session, account_id: int, calendar_id: str, event_id: str) -> None:
+    session.execute(
+        delete(SyncLink).where(
+            SyncLink.account_id == account_id, SyncLink.calendar_id == calendar_id, SyncLink.event_id == event_id, SyncLink.status == "deleting"
+        )
+    )
+
+
+def details_for(session: Session, activity: Activity, base_url: str) -> str:
+    """The generated deal/contact block for an activity (only what its owner may see anyway)."""
+    deal = session.get(Deal, activity.deal_id) if activity.deal_id else None
+    person = session.get(Person, activity.person_id) if activity.person_id else None
+    org = session.get(Organization, activity.org_id) if activity.org_id else None
+    return details_text(
+        deal.title if deal else None,
+        (person.name, list(person.emails or []), list(person.phones or [])) if person else None,
+        org.name if org else None,
+        f"{base_url.rstrip('/')}/activities/{activity.id}",
+    )
+
+
+def owner_of(session: Session, account: SyncAccount) -> User:
+    user = session.get(User, account.user_id)
+    assert user is not None
+    return user
+
+
+def new_run(session: Session, account: SyncAccount, trigger: str, now: dt.datetime) -> SyncRun:
+    run = SyncRun(account_id=account.id, trigger=trigger, started_at=now, status="running", entries=[])
+    session.add(run)
+    session.flush()
+    return run
+
+
+def recent_runs(session: Session, account_id: int, limit: int = 20) -> list[SyncRun]:
+    return list(
+        session.scalars(select(SyncRun).where(SyncRun.account_id == account_id).order_by(SyncRun.id.desc()).limit(limit))
+    )
+
+
+def delete_links(session: Session, account_id: int) -> None:
+    session.execute(delete(SyncLink).where(SyncLink.account_id == account_id))
+    session.execute(delete(SyncOutbox).where(SyncOutbox.account_id == account_id))
+
+
+def active_account_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(SyncAccount.id).where(SyncAccount.enabled.is_(True))))
+
+
+def pending_counts(session: Session, account_id: int) -> dict[str, Any]:
+    return {"outbox": len(list(session.scalars(select(SyncOutbox.id).where(SyncOutbox.account_id == account_id))))}

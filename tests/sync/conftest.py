@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from calsync.store import migrate
+from calsync.web.context import AppContext
+from tests.conftest import _settings
+from tests.sync.harness import Harness
+
+
+@pytest.fixture
+def sync_context(tmp_path: Path) -> Iterator[AppContext]:
+    """A migrated SQLite app context (the engine examples; a few run on PostgreSQL via db_url)."""
+    url = f"sqlite:///{tmp_path / 'sync.db'}"
+    migrate.upgrade(url)
+    ctx = AppContext.build(_settings(tmp_path, url))
+    yield ctx
+    ctx.engine.dispose()
+
+
+@pytest.fixture
+def h(sync_context: AppContext) -> Harness:
+    harness = Harness(sync_context)
+    harness.user("alice@example.com")
+    return harness
