@@ -1,0 +1,82 @@
+"""Sign in, sign out, and `/` (calendar when signed in, sign-in page otherwise)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from calsync.crm.errors import Unauthorized
+from calsync.crm.services.accounts import authenticate
+from calsync.store.tables import User
+from calsync.web.deps import SESSION_USER_KEY, get_session
+from calsync.web.pages.csrf import token_matches, token_for, SESSION_KEY
+from calsync.web.pages.login_limit import LoginLimiter
+from calsync.web.pages.rendering import render, see_other
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only local paths: an open redirect after sign-in would help phishing."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/calendar"
+
+
+def _limiter(request: Request) -> LoginLimiter:
+    return request.app.state.context.extras["login_limiter"]
+
+
+@router.get("/")
+def home(request: Request, session: Session = Depends(get_session)) -> RedirectResponse:
+    user_id = request.session.get(SESSION_USER_KEY)
+    user = session.get(User, int(user_id)) if user_id else None
+    return RedirectResponse("/calendar" if user is not None and user.active else "/login", status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "login.html", next=_safe_next(next), email="", error=None)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    email: str = Form(""),
+    password: str = Form(""),
+    csrf_token: str = Form(""),
+    next: str = Form("/calendar"),
+    session: Session = Depends(get_session),
+) -> Response:
+    def again(message: str, status: int) -> HTMLResponse:
+        return render(request, "login.html", next=_safe_next(next), email=email, error=message, status_code=status)
+
+    if not token_matches(request.session, csrf_token):
+        token_for(request.session)
+        return again("The sign-in form had expired. Please sign in again.", 403)
+    limiter = _limiter(request)
+    key_email = "email:" + email.strip().lower()
+    key_client = "client:" + (request.client.host if request.client else "?")
+    wait = limiter.seconds_locked(key_email, key_client)
+    if wait:
+        minutes = max(1, round(wait / 60))
+        return again(f"Too many failed sign-ins. Try again in about {minutes} minute{'s' if minutes > 1 else ''}.", 429)
+    try:
+        user = authenticate(session, email, password)
+    except Unauthorized:
+        limiter.failed(key_email, key_client)
+        return again("Wrong e-mail or password.", 401)
+    limiter.succeeded(key_email)
+    request.session.clear()  # a fresh session (and CSRF token) after sign-in: no fixation
+    request.session[SESSION_USER_KEY] = user.id
+    token_for(request.session)
+    return see_other(_safe_next(next))
+
+
+@router.post("/logout")
+def logout(request: Request) -> RedirectResponse:
+    # The CSRF middleware has checked the token already (the session is signed in).
+    request.session.pop(SESSION_USER_KEY, None)
+    request.session.pop(SESSION_KEY, None)
+    return see_other("/login")

@@ -1,0 +1,56 @@
+"""A limit on failed sign-ins: after `login_max_failures` failures for one e-mail address within
+`login_lock_seconds`, further attempts for it are refused until the window has passed, even with
+the right password. One client address gets `CLIENT_FACTOR` times as many failures (it stops
+password spraying across accounts without locking out an office behind one address).
+Kept in memory: one app process, one set of counters."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+
+CLIENT_FACTOR = 4
+
+
+class LoginLimiter:
+    def __init__(self, max_failures: int, lock_seconds: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_failures = max_failures
+        self.lock_seconds = lock_seconds
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and now - times[0] >= self.lock_seconds:
+            times.popleft()
+        return times
+
+    def _limit(self, key: str) -> int:
+        return self.max_failures * (CLIENT_FACTOR if key.startswith("client:") else 1)
+
+    def seconds_locked(self, *keys: str) -> int:
+        """How long these keys stay locked (0 = the attempt may proceed). Keys starting with
+        "client:" allow CLIENT_FACTOR times more failures than the others."""
+        now = self.clock()
+        wait = 0.0
+        with self._lock:
+            for key in keys:
+                times = self._recent(key, now)
+                limit = self._limit(key)
+                if len(times) >= limit:
+                    wait = max(wait, self.lock_seconds - (now - times[-limit]))
+        return int(wait + 0.999) if wait > 0 else 0
+
+    def failed(self, *keys: str) -> None:
+        now = self.clock()
+        with self._lock:
+            for key in keys:
+                self._recent(key, now).append(now)
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)

@@ -1,0 +1,76 @@
+"""Jinja2 templates and what every page gets: the signed-in user, the CSRF token, the nav."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from calsync import __version__
+from calsync.store.tables import User
+from calsync.web.deps import SESSION_USER_KEY, get_session
+from calsync.web.pages.csrf import token_for
+
+WEB_DIR = Path(__file__).resolve().parent.parent
+templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+templates.env.globals["version"] = __version__
+
+# The icons an activity type can have (symbols in templates/_icons.svg).
+ICONS = ["calendar", "phone", "users", "check", "flag", "mail", "utensils", "star", "monitor", "map-pin"]
+templates.env.globals["known_icons"] = ICONS
+
+SYNC_LABELS = {
+    "synced": "Synced",
+    "pending": "Pending",
+    "error": "Sync error",
+    "not_synced": "Not synced",
+    "no_account": "No calendar connected",
+}
+templates.env.globals["sync_labels"] = SYNC_LABELS
+
+
+class SignInRequired(Exception):
+    """Raised by `page_user` when no one is signed in; answered with a redirect to /login."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def page_user(request: Request, session: Session = Depends(get_session)) -> User:
+    """The user of the session cookie, or a redirect to the sign-in page."""
+    user_id = request.session.get(SESSION_USER_KEY)
+    if user_id:
+        user = session.get(User, int(user_id))
+        if user is not None and user.active:
+            return user
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    raise SignInRequired(path)
+
+
+def login_redirect(request: Request, exc: SignInRequired) -> Response:
+    target = f"/login?next={quote(exc.next_path)}"
+    if request.headers.get("hx-request"):
+        return HTMLResponse("", headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def render(request: Request, name: str, user: User | None = None, status_code: int = 200, **values: Any) -> HTMLResponse:
+    """Renders a template with the common values every layout needs."""
+    values.update(
+        request=request,
+        user=user,
+        csrf_token=token_for(request.session),
+        path=request.url.path,
+    )
+    return templates.TemplateResponse(request, name, values, status_code=status_code)
+
+
+def see_other(url: str) -> RedirectResponse:
+    """The redirect after a successful form POST (the browser then GETs the page)."""
+    return RedirectResponse(url, status_code=303)

@@ -1,0 +1,85 @@
+"""Settings › Calendar sync. The page lists the providers one can connect (each entry is either a
+form, as CalDAV's, or an OAuth button, as Google's and Microsoft's will be: adding one is a new
+`ProviderEntry`, not a new page), and its script drives the calendar-sync REST API
+(/api/v1/calendar-sync: state, settings saved on change, start/stop/sync/disconnect, log,
+deletion confirmation). The trash (activities deleted by sync or by hand) is rendered here and
+restored through `crm.services.activities.restore_activity`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from calsync.crm.errors import CrmError
+from calsync.crm.services import activities as activity_service
+from calsync.crm.services.activity_queries import present, trash
+from calsync.store.tables import User
+from calsync.web.deps import get_session
+from calsync.web.pages.rendering import page_user, render
+from calsync.web.pages.views import lookups, when
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    """One way to connect a calendar. `kind` "form" renders templates/connect/<key>.html;
+    "oauth" renders a button that sends the browser to `start_url`."""
+
+    key: str
+    name: str
+    blurb: str
+    kind: str = "form"
+    start_url: str = ""
+    presets: list[tuple[str, str]] = field(default_factory=list)
+
+
+PROVIDERS: list[ProviderEntry] = [
+    ProviderEntry(
+        key="caldav",
+        name="CalDAV",
+        blurb="iCloud, Fastmail, Nextcloud, Radicale and any other CalDAV calendar server.",
+        presets=[
+            ("iCloud", "https://caldav.icloud.com/"),
+            ("Fastmail", "https://caldav.fastmail.com/dav/"),
+            ("Nextcloud", "https://YOUR-SERVER/remote.php/dav"),
+        ],
+    ),
+]
+
+PRIVATE_CHOICES = [
+    ("everyone", "Visible to everyone", "Imported as ordinary activities: colleagues who can see your activities see their details."),
+    ("busy_block", "Visible only to you", "Colleagues see a “Busy” block with the time only — no subject, place, people or notes."),
+    ("skip", "Do not sync", "Private events stay in your calendar and never enter the CRM."),
+]
+
+
+def _trash_values(session: Session, user: User) -> dict:
+    items = present(session, user, trash(session, user, owner=user, limit=50).activities)
+    return dict(trash_items=items, when=lambda a: when(a, user.timezone))
+
+
+@router.get("/settings/calendar-sync")
+def settings_page(request: Request, user: User = Depends(page_user), session: Session = Depends(get_session)) -> HTMLResponse:
+    look = lookups(session, user)
+    return render(
+        request, "sync_settings.html", user, providers=PROVIDERS, private_choices=PRIVATE_CHOICES,
+        types=[t for t in look.types.values()], **_trash_values(session, user),
+    )
+
+
+@router.post("/settings/calendar-sync/trash/{activity_id}/restore")
+def restore(request: Request, activity_id: int, user: User = Depends(page_user), session: Session = Depends(get_session)) -> HTMLResponse:
+    """Restores one activity from the trash (htmx) and answers with the trash list."""
+    message, error = None, None
+    try:
+        restored = activity_service.restore_activity(session, user, activity_id)
+        session.commit()
+        message = f"Restored: {present(session, user, [restored])[0].subject}"
+    except CrmError as exc:
+        session.rollback()
+        error = exc.message
+    return render(request, "_trash.html", user, trash_message=message, trash_error=error, **_trash_values(session, user))

@@ -1,0 +1,89 @@
+"""What the list, calendar and editor pages show of activities, built only from `ActivityOut`
+(the redacted view from `crm.redaction.activity_for_viewer`, via `activity_queries.present`):
+a template never sees an `Activity` row, so it cannot print a private detail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from calsync.crm.permissions import can_see_item
+from calsync.crm.schemas import ActivityOut
+from calsync.crm.services.accounts import company_users
+from calsync.crm.services.activity_types import list_types
+from calsync.store.tables import ActivityType, Deal, Organization, Person, User
+
+
+@dataclass
+class Lookups:
+    """Names of the things activities refer to, limited to what the viewer may see."""
+
+    types: dict[str, ActivityType]
+    users: dict[int, User]
+    deals: dict[int, str]
+    persons: dict[int, str]
+    orgs: dict[int, str]
+
+    def type_name(self, key: str) -> str:
+        return self.types[key].name if key in self.types else ("Busy" if key == "busy" else key)
+
+
+def _names(session: Session, viewer: User, model: type[Deal] | type[Person] | type[Organization], ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.scalars(select(model).where(model.id.in_(ids)))
+    label = "title" if model is Deal else "name"
+    return {row.id: getattr(row, label) for row in rows if can_see_item(viewer, row)}
+
+
+def lookups(session: Session, viewer: User, items: Sequence[ActivityOut] = ()) -> Lookups:
+    return Lookups(
+        types={t.key: t for t in list_types(session, viewer)},
+        users={u.id: u for u in company_users(session, viewer)},
+        deals=_names(session, viewer, Deal, {a.deal_id for a in items if a.deal_id}),
+        persons=_names(session, viewer, Person, {a.person_id for a in items if a.person_id}),
+        orgs=_names(session, viewer, Organization, {a.org_id for a in items if a.org_id}),
+    )
+
+
+def when(item: ActivityOut, viewer_zone: str) -> str:
+    """The activity's time as the viewer reads it: in the viewer's zone; all-day as dates."""
+    if item.all_day:
+        start = dt.date.fromisoformat(item.start)
+        last = dt.date.fromisoformat(item.end) - dt.timedelta(days=1)
+        text = start.strftime("%a %d %b %Y")
+        if last > start:
+            text += " – " + last.strftime("%a %d %b %Y")
+        return text + " · all day"
+    tz = ZoneInfo(viewer_zone)
+    start_at = dt.datetime.fromisoformat(item.start).astimezone(tz)
+    end_at = dt.datetime.fromisoformat(item.end).astimezone(tz)
+    text = start_at.strftime("%a %d %b %Y, %H:%M")
+    if end_at.date() == start_at.date():
+        if end_at != start_at:
+            text += "–" + end_at.strftime("%H:%M")
+    else:
+        text += " – " + end_at.strftime("%a %d %b, %H:%M")
+    return text
+
+
+def selectable_items(session: Session, viewer: User, model: type[Deal] | type[Person] | type[Organization], limit: int = 500) -> list[tuple[int, str]]:
+    """(id, name) of the items the viewer may link an activity to, for the editor's pickers."""
+    label = Deal.title if model is Deal else model.name  # type: ignore[union-attr]
+    query = (
+        select(model)
+        .where(model.company_id == viewer.company_id)
+        .order_by(label)
+        .limit(limit)
+    )
+    return [(row.id, getattr(row, "title" if model is Deal else "name")) for row in session.scalars(query) if can_see_item(viewer, row)]
+
+
+def ids(values: Iterable[str]) -> list[int]:
+    """Form values that are ids; anything else is ignored."""
+    return [int(v) for v in values if v.isdigit()]

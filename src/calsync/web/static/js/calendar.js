@@ -1,0 +1,220 @@
+// The calendar view: FullCalendar reading GET /api/v1/calendar (at most 500 per range) and
+// saving drags and resizes through PATCH /api/v1/activities/{id}; refused changes are reverted.
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("calendar-config").textContent);
+  var el = document.getElementById("calendar");
+  var ownerSelect = document.getElementById("owner-filter");
+  var capped = document.getElementById("capped");
+  var loading = document.getElementById("loading");
+  var params = new URLSearchParams(window.location.search);
+  var SYNC = { synced: "Synced", pending: "Pending", error: "Sync error", not_synced: "Not synced", no_account: "No calendar connected" };
+
+  ownerSelect.value = params.get("owner") || "me";
+  if (!ownerSelect.value) ownerSelect.value = "me";
+
+  function ownerParam() {
+    var value = ownerSelect.value;
+    if (value === "everyone") return null;
+    return value === "me" ? String(config.me) : value;
+  }
+
+  function syncText(sync) {
+    if (!sync) return "";
+    var text = SYNC[sync.status] || sync.status;
+    if (sync.status === "not_synced") text += " (its type is not sent to the calendar)";
+    if (sync.status === "error" && sync.reason) text += ": " + sync.reason;
+    if (sync.account) text += " · " + sync.account;
+    return text;
+  }
+
+  function canEdit(a) {
+    if (a.redacted) return false;
+    return a.owner_id === config.me || (config.isAdmin && !a.private);
+  }
+
+  function toEvent(a) {
+    var type = config.types[a.type];
+    var color = a.redacted ? "#868e96" : (type ? type.color : "#4f6bed");
+    var classes = [];
+    if (a.redacted) classes.push("ev-busy");
+    if (a.read_only) classes.push("ev-readonly");
+    if (a.done) classes.push("ev-done");
+    return {
+      id: String(a.id), title: a.redacted ? "Busy" : a.subject, start: a.start, end: a.end, allDay: a.all_day,
+      backgroundColor: color, borderColor: a.read_only ? "#5b3fa0" : color, classNames: classes,
+      editable: canEdit(a), extendedProps: { activity: a },
+    };
+  }
+
+  function iconSvg(name) {
+    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("aria-hidden", "true");
+    var use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+    use.setAttribute("href", "#i-" + name);
+    svg.appendChild(use);
+    return svg;
+  }
+
+  function loadEvents(info, success, failure) {
+    var query = new URLSearchParams({ start: info.startStr, end: info.endStr });
+    var owner = ownerParam();
+    if (owner) query.set("owner_id", owner);
+    loading.hidden = false;
+    calsync.api("GET", "/api/v1/calendar?" + query.toString()).then(function (result) {
+      loading.hidden = true;
+      if (!result.ok) {
+        calsync.toast("Could not load the calendar: " + calsync.errorText(result), true);
+        failure(new Error(calsync.errorText(result)));
+        return;
+      }
+      var extra = result.body.additional_data || {};
+      var items = result.body.data || [];
+      if (extra.more_available) {
+        capped.textContent = "Showing " + items.length + " of " + extra.total + " — narrow the range (pick a shorter view or one person) to see them all.";
+        capped.hidden = false;
+      } else {
+        capped.hidden = true;
+      }
+      success(items.map(toEvent));
+    });
+  }
+
+  function showDetails(a) {
+    var box = document.getElementById("details");
+    var type = config.types[a.type];
+    document.getElementById("d-title").textContent = a.redacted ? "Busy" : a.subject;
+    document.getElementById("d-when").textContent = describeTime(a);
+    document.getElementById("d-type").textContent = a.redacted ? "—" : (type ? type.name : a.type);
+    document.getElementById("d-owner").textContent = config.users[String(a.owner_id)] || ("user " + a.owner_id);
+    document.getElementById("d-sync").textContent = a.redacted ? "—" : syncText(a.sync);
+    var flags = [];
+    if (a.redacted) flags.push("A private activity of another user: only its time is shown.");
+    if (a.read_only) flags.push("Read-only: an occurrence of a recurring event from the calendar. Change it in your calendar.");
+    if (a.private && !a.redacted) flags.push("Private: others see only a Busy block.");
+    if (a.done) flags.push("Done.");
+    document.getElementById("d-flags").textContent = flags.join(" ");
+    var open = document.getElementById("d-open");
+    open.hidden = a.redacted;
+    open.href = "/activities/" + a.id;
+    box.hidden = false;
+    box.dataset.activityId = String(a.id);
+  }
+
+  function describeTime(a) {
+    var options = { weekday: "short", day: "numeric", month: "short", year: "numeric" };
+    if (a.all_day) {
+      var last = new Date(a.end + "T00:00:00");
+      last.setDate(last.getDate() - 1);
+      var first = new Date(a.start + "T00:00:00");
+      var text = first.toLocaleDateString(undefined, options);
+      if (last > first) text += " – " + last.toLocaleDateString(undefined, options);
+      return text + " (all day)";
+    }
+    var start = new Date(a.start), end = new Date(a.end);
+    var timeOptions = { hour: "2-digit", minute: "2-digit" };
+    return start.toLocaleDateString(undefined, options) + ", " + start.toLocaleTimeString(undefined, timeOptions) +
+      "–" + end.toLocaleTimeString(undefined, timeOptions);
+  }
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function localDate(d) { return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()); }
+
+  async function saveMove(info) {
+    var event = info.event;
+    var a = event.extendedProps.activity;
+    var body;
+    if (event.allDay) {
+      var end = event.end ? event.end : new Date(event.start.getTime() + 86400000);
+      body = { all_day: true, start: localDate(event.start), end: localDate(end) };
+    } else {
+      var endAt = event.end ? event.end : new Date(event.start.getTime() + 3600000);
+      body = { all_day: false, start: event.start.toISOString(), end: endAt.toISOString() };
+    }
+    var result = await calsync.api("PATCH", "/api/v1/activities/" + a.id, body);
+    if (!result.ok) {
+      info.revert();
+      calsync.toast("Not moved: " + calsync.errorText(result), true);
+      return;
+    }
+    calsync.toast("Saved: " + (a.subject || "activity") + " moved.");
+    calendar.refetchEvents();
+  }
+
+  var calendar = new FullCalendar.Calendar(el, {
+    initialView: params.get("view") || (window.innerWidth < 640 ? "timeGridDay" : "timeGridWeek"),
+    initialDate: params.get("date") || undefined,
+    headerToolbar: { left: "prev,next today", center: "title", right: "timeGridDay,timeGridWeek,dayGridMonth" },
+    buttonText: { today: "Today", day: "Day", week: "Week", month: "Month" },
+    firstDay: 1,
+    nowIndicator: true,
+    height: "auto",
+    scrollTime: "08:00:00",
+    slotMinTime: "06:00:00",
+    slotMaxTime: "22:00:00",
+    dayMaxEvents: true,
+    editable: true,
+    selectable: true,
+    eventResizableFromStart: false,
+    events: loadEvents,
+    eventContent: function (arg) {
+      var a = arg.event.extendedProps.activity;
+      var wrap = document.createElement("div");
+      wrap.className = "ev";
+      var type = config.types[a.type];
+      wrap.appendChild(iconSvg(a.redacted ? "busy" : (a.read_only ? "repeat" : (type ? type.icon : "calendar"))));
+      if (arg.timeText && !arg.event.allDay) {
+        var time = document.createElement("span");
+        time.textContent = arg.timeText;
+        time.style.opacity = ".85";
+        wrap.appendChild(time);
+      }
+      var title = document.createElement("span");
+      title.className = "ev-title";
+      title.textContent = a.redacted ? "Busy" : a.subject;
+      wrap.appendChild(title);
+      if (a.sync && !a.redacted) {
+        var dot = document.createElement("span");
+        dot.className = "dot s-" + a.sync.status;
+        dot.setAttribute("aria-label", syncText(a.sync));
+        wrap.appendChild(dot);
+      }
+      return { domNodes: [wrap] };
+    },
+    eventDidMount: function (arg) {
+      var a = arg.event.extendedProps.activity;
+      arg.el.dataset.activityId = String(a.id);
+      arg.el.dataset.syncStatus = a.sync ? a.sync.status : "hidden";
+      arg.el.dataset.readOnly = a.read_only ? "true" : "false";
+      arg.el.dataset.redacted = a.redacted ? "true" : "false";
+      var lines = [a.redacted ? "Busy" : a.subject, describeTime(a)];
+      if (!a.redacted) lines.push(syncText(a.sync));
+      if (a.read_only) lines.push("Read-only occurrence: change it in your calendar");
+      arg.el.title = lines.filter(Boolean).join("\n");
+    },
+    eventClick: function (info) { info.jsEvent.preventDefault(); showDetails(info.event.extendedProps.activity); },
+    eventDrop: saveMove,
+    eventResize: saveMove,
+    select: function (info) {
+      var query = new URLSearchParams({ start: info.startStr, end: info.endStr, all_day: info.allDay ? "true" : "false" });
+      window.location.href = "/activities/new?" + query.toString();
+    },
+    datesSet: function (info) {
+      var next = new URLSearchParams(window.location.search);
+      next.set("view", info.view.type);
+      next.set("date", localDate(info.view.currentStart));
+      history.replaceState(null, "", "/calendar?" + next.toString());
+    },
+  });
+  calendar.render();
+  window.calsyncCalendar = calendar;
+
+  ownerSelect.addEventListener("change", function () {
+    var next = new URLSearchParams(window.location.search);
+    next.set("owner", ownerSelect.value);
+    history.replaceState(null, "", "/calendar?" + next.toString());
+    document.getElementById("details").hidden = true;
+    calendar.refetchEvents();
+  });
+})();

@@ -1,0 +1,269 @@
+// Settings › Calendar sync: drives /api/v1/calendar-sync. Every setting saves on change
+// (PATCH) and shows "Saved" next to it; connect, start, stop, sync now, disconnect, log.
+(function () {
+  "use strict";
+  var BASE = "/api/v1/calendar-sync";
+  var config = JSON.parse(document.getElementById("sync-config").textContent);
+  var $ = function (id) { return document.getElementById(id); };
+  var state = null; // the last GET /api/v1/calendar-sync data (null = not connected)
+  var switching = false;
+
+  var STATES = {
+    active: ["Active", "Syncing automatically after every change and on a schedule."],
+    syncing: ["Syncing", "A sync is running now."],
+    paused: ["Stopped", "Sync is stopped: press Start to resume."],
+    needs_confirmation: ["Waiting for your confirmation", "The last sync would delete many activities: confirm or cancel below."],
+    auth_error: ["Cannot sign in", "The calendar server refused your credentials: reconnect your account (Switch account) with a valid app password."],
+    provider_error: ["Calendar server error", "The server failed; sync retries on its own. If it keeps failing, check the server URL or reconnect your account."],
+  };
+
+  function when(value) {
+    if (!value) return "never";
+    var date = new Date(value);
+    return isNaN(date) ? value : date.toLocaleString();
+  }
+
+  function showSaved(field, ok, message) {
+    document.querySelectorAll('[data-saved-for="' + field + '"]').forEach(function (mark) {
+      mark.textContent = ok ? "Saved" : ("Not saved: " + message);
+      mark.classList.toggle("bad", !ok);
+      mark.classList.add("show");
+      clearTimeout(mark._timer);
+      if (ok) mark._timer = setTimeout(function () { mark.classList.remove("show"); }, 4000);
+    });
+  }
+
+  async function save(field, value) {
+    var body = {};
+    body[field] = value;
+    var result = await calsync.api("PATCH", BASE, body);
+    if (result.ok) {
+      if (result.body && result.body.data) { state = result.body.data; renderStatus(); }
+      showSaved(field, true);
+    } else {
+      showSaved(field, false, calsync.errorText(result));
+      await load(); // put the form back to what is stored
+    }
+  }
+
+  function isConnected(data) {
+    return !!data && data.connected !== false && !!(data.provider || data.account_name || data.account);
+  }
+
+  async function load() {
+    var result = await calsync.api("GET", BASE);
+    if (!result.ok && result.status !== 404) {
+      $("load-error").textContent = "Could not read your calendar sync: " + calsync.errorText(result);
+      $("load-error").hidden = false;
+      return;
+    }
+    $("load-error").hidden = true;
+    state = result.ok ? (result.body.data || null) : null;
+    render();
+  }
+
+  function render() {
+    var connected = isConnected(state);
+    $("status-panel").hidden = !connected;
+    $("settings-panel").hidden = !connected;
+    $("log-panel").hidden = !connected;
+    $("connect-panel").hidden = connected && !switching;
+    $("connect-title").textContent = connected ? "Switch to another account" : "Connect a calendar";
+    $("cancel-switch").hidden = !(connected && switching);
+    if (!connected) { $("confirm-panel").hidden = true; return; }
+    renderStatus();
+    renderSettings();
+    loadCalendars();
+    loadLog();
+  }
+
+  function renderStatus() {
+    var s = state;
+    $("s-account").textContent = (s.account_name || s.account || "") + (s.provider ? " (" + s.provider + ")" : "");
+    $("s-calendar").textContent = s.calendar_name || s.calendar_id || "none chosen yet";
+    var words = STATES[s.state] || [s.state || "unknown", ""];
+    var stateEl = $("s-state");
+    stateEl.textContent = words[0] + (words[1] ? " — " + words[1] : "");
+    stateEl.className = "state state-" + (s.state || "");
+    stateEl.dataset.state = s.state || "";
+    $("s-last-success").textContent = when(s.last_success_at);
+    var lastError = s.last_error ? s.last_error + (s.last_error_at ? " (" + when(s.last_error_at) + ")" : "") : "none";
+    if (s.last_error && s.state === "auth_error") lastError += " — reconnect your account.";
+    $("s-last-error").textContent = lastError;
+    $("auth-banner").hidden = s.state !== "auth_error";
+    $("auth-banner").textContent = "Sync has stopped: the calendar server does not accept your sign-in any more. Reconnect your account with “Switch account”.";
+    var enabled = s.enabled !== false && s.state !== "paused";
+    $("start").disabled = enabled;
+    $("stop").disabled = !enabled;
+    var pending = s.pending_deletions;
+    var needsConfirm = s.state === "needs_confirmation";
+    $("confirm-panel").hidden = !needsConfirm;
+    if (needsConfirm) {
+      var count = pending && (pending.count || (pending.activity_ids && pending.activity_ids.length) || (pending.ids && pending.ids.length));
+      $("confirm-text").textContent = "The last sync would delete " + (count ? count + " activities" : "many activities") +
+        " at once" + (pending && pending.total ? " (of " + pending.total + " linked)" : "") +
+        ", so it stopped to ask you. If you emptied or changed the calendar on purpose, delete them; otherwise keep them.";
+    }
+  }
+
+  function setRadio(name, value) {
+    document.querySelectorAll('input[name="' + name + '"]').forEach(function (r) { r.checked = r.value === value; });
+  }
+
+  function renderSettings() {
+    var s = state;
+    setRadio("sync_type", s.sync_type);
+    setRadio("external_event_visibility", s.external_event_visibility);
+    setRadio("private_events", s.private_events);
+    var importType = s.import_type || s.import_type_key;
+    if (importType) $("f-import-type").value = importType;
+    $("f-include-details").checked = !!s.include_details;
+    $("f-send-invitations").checked = !!s.send_invitations;
+    var all = s.push_types === null || s.push_types === undefined;
+    $("f-push-all").checked = all;
+    document.querySelectorAll('input[name="push_type"]').forEach(function (box) {
+      box.checked = all || s.push_types.indexOf(box.value) >= 0;
+      box.disabled = all;
+    });
+  }
+
+  async function loadCalendars() {
+    var select = $("f-calendar");
+    var result = await calsync.api("GET", BASE + "/calendars");
+    select.innerHTML = "";
+    var items = result.ok ? (result.body.data || []) : [];
+    var current = state.calendar_id;
+    if (!result.ok) {
+      var failed = document.createElement("option");
+      failed.value = current || "";
+      failed.textContent = (state.calendar_name || current || "") + " (cannot list calendars: " + calsync.errorText(result) + ")";
+      select.appendChild(failed);
+      return;
+    }
+    if (!current) {
+      var none = document.createElement("option");
+      none.value = ""; none.textContent = "Choose a calendar…";
+      select.appendChild(none);
+    }
+    items.forEach(function (c) {
+      var option = document.createElement("option");
+      option.value = c.id || c.url || c.href;
+      option.textContent = (c.name || c.display_name || option.value) + (c.read_only || c.writable === false ? " (read-only)" : "");
+      select.appendChild(option);
+    });
+    if (current) select.value = current;
+  }
+
+  async function loadLog() {
+    var result = await calsync.api("GET", BASE + "/log");
+    var body = $("run-log").querySelector("tbody");
+    var runs = result.ok ? (result.body.data || []) : [];
+    body.innerHTML = "";
+    if (!result.ok || runs.length === 0) {
+      var row = body.insertRow();
+      var cell = row.insertCell();
+      cell.colSpan = 9; cell.className = "muted";
+      cell.textContent = result.ok ? "No runs yet." : "Cannot read the log: " + calsync.errorText(result);
+      return;
+    }
+    runs.forEach(function (run) {
+      var row = body.insertRow();
+      row.dataset.status = run.status || "";
+      [when(run.started_at), run.trigger || "", run.status + (run.error ? ": " + run.error : ""),
+       run.pulled, run.pushed, run.deleted, run.conflicts, run.skipped].forEach(function (value) {
+        row.insertCell().textContent = value === undefined || value === null ? "" : String(value);
+      });
+      var details = row.insertCell();
+      var entries = run.entries || [];
+      if (entries.length) {
+        var more = document.createElement("details");
+        var summary = document.createElement("summary");
+        summary.textContent = entries.length + " line" + (entries.length > 1 ? "s" : "");
+        more.appendChild(summary);
+        var list = document.createElement("ul");
+        entries.slice(0, 50).forEach(function (entry) {
+          var item = document.createElement("li");
+          item.textContent = typeof entry === "string" ? entry : [entry.kind || entry.type, entry.message || entry.reason || entry.detail || ""].filter(Boolean).join(": ");
+          list.appendChild(item);
+        });
+        more.appendChild(list);
+        details.appendChild(more);
+      }
+    });
+  }
+
+  async function action(method, path, label, body) {
+    $("action-result").textContent = label + "…";
+    var result = await calsync.api(method, BASE + path, body);
+    $("action-result").textContent = result.ok ? label + ": done." : label + " failed: " + calsync.errorText(result);
+    if (!result.ok) calsync.toast(label + " failed: " + calsync.errorText(result), true);
+    await load();
+    return result;
+  }
+
+  // settings: save on change
+  $("f-calendar").addEventListener("change", function () { if (this.value) save("calendar_id", this.value); });
+  $("f-import-type").addEventListener("change", function () { save("import_type", this.value); });
+  $("f-include-details").addEventListener("change", function () { save("include_details", this.checked); });
+  $("f-send-invitations").addEventListener("change", function () { save("send_invitations", this.checked); });
+  ["sync_type", "external_event_visibility", "private_events"].forEach(function (name) {
+    document.querySelectorAll('input[name="' + name + '"]').forEach(function (radio) {
+      radio.addEventListener("change", function () { if (radio.checked) save(name, radio.value); });
+    });
+  });
+  function checkedTypes() {
+    return Array.prototype.map.call(document.querySelectorAll('input[name="push_type"]:checked'), function (b) { return b.value; });
+  }
+  $("f-push-all").addEventListener("change", function () {
+    var all = this.checked;
+    document.querySelectorAll('input[name="push_type"]').forEach(function (box) { box.disabled = all; if (all) box.checked = true; });
+    save("push_types", all ? null : checkedTypes());
+  });
+  document.querySelectorAll('input[name="push_type"]').forEach(function (box) {
+    box.addEventListener("change", function () { save("push_types", checkedTypes()); });
+  });
+
+  // actions
+  $("sync-now").addEventListener("click", function () { action("POST", "/sync?wait=true", "Sync now"); });
+  $("start").addEventListener("click", function () { action("POST", "/start", "Start"); });
+  $("stop").addEventListener("click", function () { action("POST", "/stop", "Stop"); });
+  $("disconnect").addEventListener("click", function () {
+    if (confirm("Disconnect this calendar account? Activities stay in the CRM; events stay in the calendar.")) action("DELETE", "", "Disconnect");
+  });
+  $("switch-account").addEventListener("click", function () { switching = true; render(); $("caldav-url").focus(); });
+  $("cancel-switch").addEventListener("click", function () { switching = false; render(); });
+  $("confirm-deletions").addEventListener("click", function () { action("POST", "/confirm-deletions", "Confirm deletions", { confirm: true }); });
+  $("cancel-deletions").addEventListener("click", function () { action("POST", "/confirm-deletions", "Keep activities", { confirm: false }); });
+  $("refresh-log").addEventListener("click", loadLog);
+
+  // CalDAV connect form
+  var preset = $("caldav-preset");
+  if (preset) preset.addEventListener("change", function () {
+    if (preset.value) $("caldav-url").value = preset.value;
+    $("caldav-url-hint").hidden = preset.value.indexOf("YOUR-SERVER") < 0;
+    document.querySelectorAll(".provider").forEach(function (p) { p.classList.toggle("selected", p.dataset.provider === "caldav"); });
+  });
+  var form = $("connect-caldav");
+  if (form) form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var error = $("connect-error");
+    error.hidden = true;
+    $("connect-busy").hidden = false;
+    $("caldav-connect").disabled = true;
+    var body = { provider: "caldav", url: $("caldav-url").value.trim(), username: $("caldav-username").value.trim(), password: $("caldav-password").value };
+    var result = await calsync.api("POST", BASE + "/connect", body);
+    $("connect-busy").hidden = true;
+    $("caldav-connect").disabled = false;
+    if (!result.ok) {
+      error.textContent = calsync.errorText(result);
+      error.hidden = false;
+      return;
+    }
+    $("caldav-password").value = "";
+    switching = false;
+    calsync.toast("Connected.");
+    await load();
+  });
+
+  load();
+})();

@@ -1,0 +1,39 @@
+"""Test data made through the CRM services (the same path the pages and the API use)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from calsync.crm.schemas import ActivityCreate
+from calsync.crm.services import activities
+from calsync.store.db import session_scope
+from calsync.store.tables import Activity, User
+from calsync.web.context import AppContext
+
+
+def next_monday(weeks: int = 1) -> dt.date:
+    """A Monday in the future, so that sync treats items there as upcoming."""
+    today = dt.date.today()
+    return today + dt.timedelta(days=(7 - today.weekday()) + 7 * (weeks - 1))
+
+
+def add_activity(context: AppContext, user_id: int, *, source: str = "api", read_only: bool = False,
+                 origin: str = "crm", series_uid: str | None = None, occurrence_id: str | None = None,
+                 **fields: Any) -> int:
+    with session_scope(context.sessions) as session:
+        actor = session.get(User, user_id)
+        assert actor is not None
+        created = activities.create_activity(
+            session, actor, ActivityCreate(**fields), source=source, read_only=read_only, origin=origin,  # type: ignore[arg-type]
+            series_uid=series_uid, occurrence_id=occurrence_id,
+        )
+        return created.id
+
+
+def activity(context: AppContext, activity_id: int) -> dict[str, Any]:
+    """The stored row's plain fields (what the database holds after the browser acted)."""
+    with session_scope(context.sessions) as session:
+        row = session.get(Activity, activity_id)
+        assert row is not None
+        return {c.name: getattr(row, c.name) for c in Activity.__table__.columns}
