@@ -114,5 +114,46 @@ def serve(
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
 
 
+@app.command("sync")
+def sync(
+    user: str = typer.Option(None, "--user", help="sync only this user's calendar (e-mail)"),
+    full: bool = typer.Option(False, "--full", help="list the whole calendar again instead of changes only"),
+) -> None:
+    """Runs calendar sync now (every connected user, or one) and prints a one-line summary each."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from calsync.store.tables import SyncAccount
+    from calsync.sync.engine import SyncEngine, open_with_registry
+
+    factory, box = _sessions()
+    with session_scope(factory) as session:
+        if user:
+            try:
+                owner = accounts.user_by_email(session, user)
+            except CrmError as exc:
+                fail(exc.message)
+                return
+            found = session.query(SyncAccount).filter(SyncAccount.user_id == owner.id).all()
+            if not found:
+                fail(f"{user} has no calendar connected")
+        else:
+            found = session.query(SyncAccount).filter(SyncAccount.enabled.is_(True)).all()
+        targets = [(a.id, a.account_name) for a in found]
+    if not targets:
+        console.print("no calendar connections to sync")
+        return
+    engine = SyncEngine(factory, open_with_registry(box), base_url=get_settings().resolved_base_url())
+    failed = False
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
+        for account_id, name in targets:
+            task = bar.add_task(f"syncing {name}", total=None)
+            summary = engine.run(account_id, trigger="cli", full=full, progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
+            bar.remove_task(task)
+            console.print(f"{name}: {summary.line()}", highlight=False)
+            failed = failed or summary.status not in ("ok",)
+    if failed:
+        raise typer.Exit(code=1)
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

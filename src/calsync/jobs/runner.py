@@ -1,9 +1,174 @@
-"""(being written)"""
+"""When syncs run. The embedded runner (default) lives in the app process: a sync about a second
+after a synced user's CRM change, one per account on a spread-out schedule, and "sync now";
+never two runs of one account at once; failed runs retried with backoff; an auth error waits for
+a reconnect. Anything else that schedules syncs (Celery later, webhooks) implements
+`SyncScheduler`."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
 
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from calsync.crm.services import changes
+from calsync.store.tables import SyncAccount
+from calsync.sync.engine import SyncEngine, open_with_registry
+from calsync.sync.summary import RunSummary
 from calsync.web.context import AppContext
+
+log = logging.getLogger("calsync.jobs")
+MAX_BACKOFF = 1800.0
+
+
+class SyncScheduler(Protocol):
+    def request_sync(self, account_id: int, reason: str, *, delay: float = 0.0) -> None:
+        """Asks for a sync of the account after `delay` seconds (requests coalesce)."""
+        ...
+
+
+def engine_for(context: AppContext) -> SyncEngine:
+    """The app's one engine (its per-account locks are what forbid overlapping runs)."""
+    engine = context.extras.get("sync_engine")
+    if engine is None:
+        engine = SyncEngine(context.sessions, open_with_registry(context.box), base_url=context.settings.resolved_base_url())
+        context.extras["sync_engine"] = engine
+    return engine
+
+
+class EmbeddedRunner:
+    """A timer thread and one worker thread; requests are a heap of (due time, account)."""
+
+    def __init__(self, context: AppContext, engine: SyncEngine | None = None, *, interval: float | None = None,
+                 debounce: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.context = context
+        self.engine = engine or engine_for(context)
+        self.interval = float(interval if interval is not None else context.settings.sync_interval_seconds)
+        self.debounce = float(debounce if debounce is not None else context.settings.sync_debounce_seconds)
+        self.clock = clock
+        self._heap: list[tuple[float, int, str]] = []
+        self._due: dict[int, float] = {}
+        self._failures: dict[int, int] = {}
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.history: list[RunSummary] = []  # recent runs (bounded), for tests and status pages
+
+    # --------------------------------------------------------------- interface
+
+    def request_sync(self, account_id: int, reason: str, *, delay: float = 0.0) -> None:
+        due = self.clock() + max(0.0, delay)
+        with self._cond:
+            current = self._due.get(account_id)
+            if current is not None and current <= due:
+                return
+            self._due[account_id] = due
+            heapq.heappush(self._heap, (due, account_id, reason))
+            self._cond.notify()
+
+    def start(self) -> None:
+        changes.subscribe(self._on_change)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="calsync-sync-runner", daemon=True)
+        self._thread.start()
+        self._schedule_all(initial=True)
+
+    def stop(self) -> None:
+        changes.unsubscribe(self._on_change)
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    # --------------------------------------------------------------- internals
+
+    def _account_of(self, user_id: int) -> int | None:
+        session = self.context.sessions()
+        try:
+            return session.scalar(select(SyncAccount.id).where(SyncAccount.user_id == user_id, SyncAccount.enabled.is_(True)))
+        finally:
+            session.close()
+
+    def _on_change(self, owner_id: int, activity_id: int) -> None:
+        """A CRM change of a user's activity: sync that user's account a moment later."""
+        try:
+            account_id = self._account_of(owner_id)
+        except Exception:  # the listener must never break the CRM write that announced it
+            log.exception("could not look up the sync account of user %s", owner_id)
+            return
+        if account_id is not None:
+            self.request_sync(account_id, "change", delay=self.debounce)
+
+    def _schedule_all(self, initial: bool = False) -> None:
+        """Every enabled account once per interval, spread so they do not all run together."""
+        session = self.context.sessions()
+        try:
+            ids = list(session.scalars(select(SyncAccount.id).where(SyncAccount.enabled.is_(True))))
+        finally:
+            session.close()
+        for account_id in ids:
+            offset = (account_id * 7919) % max(1, int(self.interval))
+            self.request_sync(account_id, "schedule", delay=(offset if not initial else min(offset, 5.0)))
+
+    def _next(self) -> tuple[int, str] | None:
+        """The next due request, or None after waiting up to a second."""
+        with self._cond:
+            while self._heap and not self._stop.is_set():
+                due, account_id, reason = self._heap[0]
+                if self._due.get(account_id) != due:
+                    heapq.heappop(self._heap)  # superseded by an earlier request
+                    continue
+                if due > self.clock():
+                    break
+                heapq.heappop(self._heap)
+                del self._due[account_id]
+                return account_id, reason
+            wait = min(1.0, self._heap[0][0] - self.clock()) if self._heap else 1.0
+            self._cond.wait(timeout=max(0.01, wait))
+        return None
+
+    def _loop(self) -> None:
+        next_round = self.clock() + self.interval
+        while not self._stop.is_set():
+            if self.clock() >= next_round:
+                next_round = self.clock() + self.interval
+                self._safe(self._schedule_all)
+            job = self._next()
+            if job is not None:
+                self._safe(lambda: self._run(*job))
+
+    def _safe(self, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except Exception:
+            log.exception("sync runner step failed")
+
+    def _run(self, account_id: int, reason: str) -> None:
+        summary = self.engine.run(account_id, trigger=reason)
+        self.history = (self.history + [summary])[-200:]
+        if summary.status == "busy":
+            self.request_sync(account_id, reason, delay=1.0)
+        elif summary.status in ("provider_error", "retry"):
+            failures = self._failures.get(account_id, 0) + 1
+            self._failures[account_id] = failures
+            backoff = min(MAX_BACKOFF, 5.0 * 2 ** (failures - 1))
+            self.request_sync(account_id, "retry", delay=max(backoff, summary.retry_after or 0.0))
+        else:  # ok, auth_error (waits for reconnect), needs_confirmation (waits for the user), paused
+            self._failures.pop(account_id, None)
 
 
 def install(app: FastAPI, context: AppContext) -> None:
-    """Adds this part's routes to the app."""
+    """Starts the embedded runner with the app when `CALSYNC_RUNNER=embedded` (the default)."""
+    engine_for(context)
+    if context.settings.runner != "embedded":
+        return
+    runner = EmbeddedRunner(context)
+    context.extras["runner"] = runner
+    context.extras.setdefault("startup", []).append(runner.start)
+    context.extras.setdefault("shutdown", []).append(runner.stop)

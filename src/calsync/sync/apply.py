@@ -172,11 +172,14 @@ class Outbound:
                  summary: RunSummary, base_url: str, now: dt.datetime) -> None:
         self.sessions, self.commit, self.provider = sessions, commit, provider
         self.account_id, self.summary, self.base_url, self.now = account_id, summary, base_url, now
+        self.progress: Callable[[int, int], None] | None = None  # (done, total) for progress bars
 
     def run(self, plan: Plan) -> None:
-        for d in plan.decisions:
-            if d.kind in ("push_create", "push_update"):
-                self._write(d)
+        writes = [d for d in plan.decisions if d.kind in ("push_create", "push_update")]
+        for done, d in enumerate(writes, 1):
+            self._write(d)
+            if self.progress is not None:
+                self.progress(done, len(writes))
         self.deletions()
 
     def _event_for(self, session: Session, account: SyncAccount, activity: Activity, link: SyncLink | None) -> Event:

@@ -62,13 +62,15 @@ class SyncEngine:
         with self._guard:
             return self._locks.setdefault(account_id, threading.Lock())
 
-    def run(self, account_id: int, *, trigger: str = "manual", full: bool = False) -> RunSummary:
-        """Never two runs of one account at once: a second caller gets status "busy"."""
+    def run(self, account_id: int, *, trigger: str = "manual", full: bool = False,
+            progress: Callable[[int, int], None] | None = None) -> RunSummary:
+        """Never two runs of one account at once: a second caller gets status "busy".
+        `progress(done, total)` is called as provider writes go out."""
         lock = self._lock(account_id)
         if not lock.acquire(blocking=False):
             return RunSummary(account_id, status="busy", message="a sync of this account is already running")
         try:
-            return self._run(account_id, trigger, full)
+            return self._run(account_id, trigger, full, progress)
         finally:
             lock.release()
 
@@ -127,7 +129,7 @@ class SyncEngine:
             page = changes.next_page
         raise ProviderError("the calendar kept returning more pages: giving up this run")
 
-    def _run(self, account_id: int, trigger: str, full: bool) -> RunSummary:
+    def _run(self, account_id: int, trigger: str, full: bool, progress: Callable[[int, int], None] | None) -> RunSummary:
         now = self.clock()
         started = self._start(account_id, trigger, now)
         if isinstance(started, RunSummary):
@@ -143,6 +145,7 @@ class SyncEngine:
             finally:
                 session.close()
             outbound = Outbound(self.sessions, self.commit, provider, account_id, summary, self.base_url, now)
+            outbound.progress = progress
             outbound.deletions()
             if not self._decide_and_commit(provider, account_id, full, policy, summary, now, outbound):
                 return summary

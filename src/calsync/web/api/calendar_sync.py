@@ -1,9 +1,166 @@
-"""(being written)"""
+"""REST for the caller's own calendar sync: connection, settings, state, run now, log."""
 
-from fastapi import FastAPI
+from __future__ import annotations
 
+import threading
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from calsync.crm.errors import Invalid
+from calsync.jobs.runner import engine_for
+from calsync.store.tables import User
+from calsync.sync import accounts
+from calsync.sync import repository as repo
+from calsync.web.api.envelope import ok
 from calsync.web.context import AppContext
+from calsync.web.deps import current_user, get_context, get_session
+
+router = APIRouter(prefix="/api/v1/calendar-sync", tags=["calendar sync"])
+
+
+def _providers() -> list[dict[str, str]]:
+    from calsync.providers import registry
+
+    return [{"name": name, "label": registry.get(name).label} for name in registry.names()]
+
+
+def _request_sync(context: AppContext, account_id: int, reason: str) -> None:
+    """Queues a run on the app's runner, or runs it in a thread when there is no runner."""
+    runner = context.extras.get("runner")
+    if runner is not None:
+        runner.request_sync(account_id, reason)
+        return
+    engine = engine_for(context)
+    threading.Thread(target=engine.run, args=(account_id,), kwargs={"trigger": reason}, daemon=True).start()
+
+
+def _body(payload: Any) -> dict[str, Any]:
+    if payload is None:
+        return {}
+    if not isinstance(payload, dict):
+        raise Invalid("the body must be a JSON object", field="body")
+    return payload
+
+
+@router.get("")
+def get_sync(user: User = Depends(current_user), session: Session = Depends(get_session)) -> dict[str, Any]:
+    account = repo.account_of_user(session, user.id)
+    data = {"connected": False} if account is None else {"connected": True, **accounts.view(account)}
+    return ok(data, providers=_providers())
+
+
+@router.patch("")
+def patch_sync(payload: Any = Body(None), user: User = Depends(current_user), session: Session = Depends(get_session),
+               context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    account = accounts.update_settings(session, context.box, user, _body(payload))
+    data = {"connected": True, **accounts.view(account)}
+    session.commit()
+    if account.enabled:
+        _request_sync(context, account.id, "settings")
+    return ok(data)
+
+
+@router.delete("")
+def delete_sync(user: User = Depends(current_user), session: Session = Depends(get_session)) -> dict[str, Any]:
+    accounts.disconnect(session, user)
+    return ok({"connected": False})
+
+
+@router.post("/connect")
+def connect(payload: Any = Body(None), user: User = Depends(current_user), session: Session = Depends(get_session),
+            context: AppContext = Depends(get_context)) -> JSONResponse:
+    body = dict(_body(payload))
+    provider = body.pop("provider", None)
+    if not isinstance(provider, str) or not provider.strip():
+        raise Invalid("provider is required: one of " + ", ".join(p["name"] for p in _providers()), field="provider")
+    settings = {k: body.pop(k) for k in list(body) if k in accounts.SyncSettingsIn.model_fields and k != "calendar_id"}
+    account = accounts.connect(session, context.box, user, provider.strip(), body)
+    if settings:
+        account = accounts.update_settings(session, context.box, user, settings)
+    data = {"connected": True, **accounts.view(account)}
+    session.commit()
+    _request_sync(context, account.id, "connect")
+    return JSONResponse(ok(data), status_code=201)
+
+
+@router.get("/calendars")
+def calendars(user: User = Depends(current_user), session: Session = Depends(get_session),
+              context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    account = accounts.get_account(session, user)
+    return ok(accounts.list_calendars(context.box, account), selected=account.calendar_id)
+
+
+@router.post("/sync")
+def sync_now(wait: bool = Query(False), full: bool = Query(False), user: User = Depends(current_user),
+             session: Session = Depends(get_session), context: AppContext = Depends(get_context)) -> JSONResponse:
+    account = accounts.get_account(session, user)
+    account_id = account.id
+    session.rollback()  # hold no transaction while the run writes
+    if not wait:
+        if full:
+            threading.Thread(target=engine_for(context).run, args=(account_id,), kwargs={"trigger": "manual", "full": True}, daemon=True).start()
+        else:
+            _request_sync(context, account_id, "manual")
+        return JSONResponse(ok({"queued": True}), status_code=202)
+    summary = engine_for(context).run(account_id, trigger="manual", full=full)
+    return JSONResponse(ok(summary.as_dict()))
+
+
+@router.post("/start")
+def start(user: User = Depends(current_user), session: Session = Depends(get_session),
+          context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    account = accounts.set_enabled(session, user, True)
+    data = {"connected": True, **accounts.view(account)}
+    session.commit()
+    _request_sync(context, account.id, "start")
+    return ok(data)
+
+
+@router.post("/stop")
+def stop(user: User = Depends(current_user), session: Session = Depends(get_session)) -> dict[str, Any]:
+    account = accounts.set_enabled(session, user, False)
+    return ok({"connected": True, **accounts.view(account)})
+
+
+def _decide(decision: str, user: User, session: Session, context: AppContext) -> dict[str, Any]:
+    account = accounts.decide_deletions(session, user, decision)  # type: ignore[arg-type]
+    data = {"connected": True, **accounts.view(account)}
+    session.commit()
+    _request_sync(context, account.id, decision)
+    return ok(data)
+
+
+@router.post("/confirm-deletions")
+def confirm_deletions(user: User = Depends(current_user), session: Session = Depends(get_session),
+                      context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return _decide("confirmed", user, session, context)
+
+
+@router.post("/cancel-deletions")
+def cancel_deletions(user: User = Depends(current_user), session: Session = Depends(get_session),
+                     context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return _decide("cancelled", user, session, context)
+
+
+@router.get("/log")
+def run_log(limit: int = Query(20, ge=1, le=200), user: User = Depends(current_user),
+            session: Session = Depends(get_session)) -> dict[str, Any]:
+    account = accounts.get_account(session, user)
+    runs = [
+        {
+            "id": run.id, "trigger": run.trigger, "status": run.status,
+            "started_at": run.started_at.isoformat(), "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+            "pulled": run.pulled, "pushed": run.pushed, "deleted": run.deleted, "conflicts": run.conflicts,
+            "skipped": run.skipped, "error": run.error, "entries": run.entries or [],
+        }
+        for run in repo.recent_runs(session, account.id, limit)
+    ]
+    return ok(runs)
 
 
 def install(app: FastAPI, context: AppContext) -> None:
-    """Adds this part's routes to the app."""
+    """Adds the calendar-sync routes."""
+    app.include_router(router)
