@@ -59,7 +59,8 @@ class Lister:
         if page is not None:
             state = unpack(page)
             assert isinstance(state, dict)
-            return self._fetch_page(calendar_url, state["h"], state["c"], window, bool(state["f"]))
+            return self._fetch_page(calendar_url, state["h"], state["c"], window, bool(state["f"]),
+                                    upcoming_only=bool(state.get("u")))
         if cursor is None:
             return self._full(calendar_url, window)
         if cursor.startswith(SYNC):
@@ -71,30 +72,38 @@ class Lister:
     # -------------------------------------------------------------- full listing
 
     def _full(self, calendar_url: str, window: Window) -> ChangeSet:
-        cursor = self._sync_cursor(calendar_url)
+        cursor, members = self._sync_cursor(calendar_url)
         if cursor is None:
             ctag, etags = self._etag_listing(calendar_url)
-            cursor = CTAG + pack({"t": ctag, "e": etags})
-        response = self.client.report(calendar_url, davxml.query_time_range(window.start, None))
-        status = self.client.expect_multistatus(response, "REPORT calendar-query", calendar_url)
+            cursor, members = CTAG + pack({"t": ctag, "e": etags}), sorted(etags)
         own = norm(calendar_url)
+        try:
+            response = self.client.report(calendar_url, davxml.query_time_range(window.start, None))
+            status = self.client.expect_multistatus(response, "REPORT calendar-query", calendar_url)
+        except ProviderError:
+            # Some servers fail the whole query on one broken object (Xandikos answers 500):
+            # read every member instead and apply the window here.
+            return self._fetch_page(calendar_url, members, cursor, window, True, upcoming_only=True)
         hrefs = sorted({norm(r.href) for r in status.responses if norm(r.href) != own and r.status in (None, 200)})
         return self._fetch_page(calendar_url, hrefs, cursor, window, True)
 
-    def _sync_cursor(self, calendar_url: str) -> str | None:
-        """A fresh sync token (sync-collection with an empty token), or None without support."""
+    def _sync_cursor(self, calendar_url: str) -> tuple[str | None, list[str]]:
+        """A fresh sync token (sync-collection with an empty token) and every member's href,
+        or (None, []) when the server has no sync-collection."""
         if self.use_sync_collection is False:
-            return None
+            return None, []
         response = self.client.report(calendar_url, davxml.sync_collection(None), depth="0")
         if response.status_code != 207:
             self.use_sync_collection = False
-            return None
+            return None, []
         status = self.client.expect_multistatus(response, "REPORT sync-collection", calendar_url)
         if not status.sync_token:
             self.use_sync_collection = False
-            return None
+            return None, []
         self.use_sync_collection = True
-        return SYNC + status.sync_token
+        own = norm(calendar_url)
+        members = sorted({norm(r.href) for r in status.responses if r.status != 404 and norm(r.href) != own})
+        return SYNC + status.sync_token, members
 
     # -------------------------------------------------------------- sync-collection
 
@@ -169,7 +178,10 @@ class Lister:
         response = self.client.report(calendar_url, davxml.multiget([wire(h) for h in hrefs]))
         return self.client.expect_multistatus(response, "REPORT calendar-multiget", calendar_url).responses
 
-    def _fetch_page(self, calendar_url: str, hrefs: list[str], cursor: str, window: Window, full: bool) -> ChangeSet:
+    def _fetch_page(self, calendar_url: str, hrefs: list[str], cursor: str, window: Window, full: bool,
+                    *, upcoming_only: bool = False) -> ChangeSet:
+        """One multiget batch. `upcoming_only` drops single events over before the window (when
+        the server could not filter with a time-range query)."""
         batch, rest = hrefs[: self.page_size], hrefs[self.page_size :]
         result = ChangeSet(full=full)
         for item in self.multiget(calendar_url, batch):
@@ -185,11 +197,13 @@ class Lister:
             if expanded.skipped:
                 result.skipped.append((href, expanded.skipped))
                 continue
+            if upcoming_only and expanded.series_id is None:
+                expanded.events = [e for e in expanded.events if not e.ends_before(window.start)]
             result.events.extend(expanded.events)
             if expanded.series_id:
                 result.complete_series.append(expanded.series_id)
         if rest:
-            result.next_page = pack({"h": rest, "c": cursor, "f": full})
+            result.next_page = pack({"h": rest, "c": cursor, "f": full, "u": upcoming_only})
         else:
             result.cursor = cursor
         return result

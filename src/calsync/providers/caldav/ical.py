@@ -70,7 +70,10 @@ def check(component: icalendar.cal.Component) -> None:
         if name not in component:
             continue
         prop = component[name]
-        value = getattr(prop, "dt", None)
+        try:
+            value = prop.dt
+        except Exception:  # icalendar keeps unparsable values as vBroken, raising on access
+            value = None
         if not isinstance(value, dt.date):
             raise Unmappable(f"{name} is not a valid date or date-time: {str(component.get(name))[:60]!r}")
         tzid = prop.params.get("TZID") if hasattr(prop, "params") else None

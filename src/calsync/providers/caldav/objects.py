@@ -43,3 +43,5 @@ def expand(calendar_id: str, href: str, etag: str | None, text: str, window: Win
         return Expanded(events, series_id=href)
     except ical.Unmappable as exc:
         return Expanded(skipped=exc.reason)
+    except Exception as exc:  # one odd object must not stop the listing of the others
+        return Expanded(skipped=f"the event cannot be read: {type(exc).__name__}: {exc}"[:500])
