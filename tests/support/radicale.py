@@ -75,8 +75,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def radicale_server(users: dict[str, str] | None = None, *, sync_token_age: int | None = None) -> Iterator[DavServer]:
-    """Radicale with htpasswd (plain) auth and owner-only rights, on a free loopback port."""
+def radicale_server(
+    users: dict[str, str] | None = None, *, sync_token_age: int | None = None, rights: str | None = None
+) -> Iterator[DavServer]:
+    """Radicale with htpasswd (plain) auth, on a free loopback port. Rights are owner-only, or the
+    rules in `rights` (Radicale's rights-file format) when given."""
     users = users or {"alice": "alice-pass-1", "bob": "bob-pass-1"}
     base = Path(tempfile.mkdtemp(prefix="calsync-radicale-"))
     storage = base / "collections"
@@ -89,8 +92,13 @@ def radicale_server(users: dict[str, str] | None = None, *, sync_token_age: int 
         "--storage-filesystem-folder", str(storage),
         "--auth-type", "htpasswd", "--auth-htpasswd-filename", str(htpasswd),
         "--auth-htpasswd-encryption", "plain", "--auth-delay", "0",
-        "--rights-type", "owner_only", "--logging-level", "warning",
+        "--logging-level", "warning",
     ]
+    if rights is None:
+        args += ["--rights-type", "owner_only"]
+    else:
+        (base / "rights").write_text(rights)
+        args += ["--rights-type", "from_file", "--rights-file", str(base / "rights")]
     if sync_token_age is not None:
         args += ["--storage-max-sync-token-age", str(sync_token_age)]
     log = base / "server.log"

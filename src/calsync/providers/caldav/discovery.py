@@ -43,7 +43,8 @@ def find_principal(client: DavClient, url: str) -> tuple[str, str | None]:
     last_status = None
     for candidate in _candidates(url):
         response = client.send("PROPFIND", candidate, body=davxml.propfind(
-            "D:current-user-principal", "D:resourcetype", "C:calendar-home-set"), headers={"Depth": "0"})
+            "D:current-user-principal", "D:resourcetype", "C:calendar-home-set"), headers={"Depth": "0"},
+            any_status=True)
         last_status = response.status_code
         if response.status_code != 207:
             continue

@@ -80,9 +80,10 @@ class DavClient:
         body: str | bytes | None = None,
         headers: dict[str, str] | None = None,
         content_type: str = "application/xml; charset=utf-8",
+        any_status: bool = False,
     ) -> httpx.Response:
         """One request. Network trouble and 5xx become ProviderError, 401 AuthError, 429 RateLimited;
-        every other status is returned for the caller to read."""
+        every other status is returned for the caller to read (with `any_status`, 5xx too)."""
         all_headers = dict(headers or {})
         if body is not None:
             all_headers.setdefault("Content-Type", content_type)
@@ -97,7 +98,7 @@ class DavClient:
             raise AuthError("the calendar server refused the user name or password")
         if response.status_code == 429:
             raise RateLimited("the calendar server asks to slow down", retry_after=_retry_after(response))
-        if response.status_code >= 500:
+        if response.status_code >= 500 and not any_status:
             raise ProviderError(
                 f"the calendar server failed ({response.status_code} on {method} {self.path(url)})",
                 retry_after=_retry_after(response),
