@@ -16,3 +16,17 @@ def dav(request: pytest.FixtureRequest) -> Iterator[DavHarness]:
     h = DavHarness(server, "alice" if request.param == "radicale" else "user")
     yield h
     h.close()
+
+
+@pytest.fixture
+def crm_context(tmp_path):  # type: ignore[no-untyped-def]
+    """A migrated SQLite app context for the end-to-end scenarios through the sync engine."""
+    from calsync.store import migrate
+    from calsync.web.context import AppContext
+    from tests.conftest import _settings
+
+    url = f"sqlite:///{tmp_path / 'e2e.db'}"
+    migrate.upgrade(url)
+    ctx = AppContext.build(_settings(tmp_path, url))
+    yield ctx
+    ctx.engine.dispose()

@@ -139,6 +139,7 @@ class CalDavFactory:
             credentials.get("password"),
             home_url=credentials.get("home_url"),
             timeout=self.timeout,
+            chosen_calendar=credentials.get("calendar_id"),
         )
 
 

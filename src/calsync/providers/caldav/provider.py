@@ -38,8 +38,10 @@ class CalDavProvider:
         use_sync_collection: bool | None = None,
         counter: RequestCounter | None = None,
         timeout: float = 30.0,
+        chosen_calendar: str | None = None,
     ) -> None:
         self.url = url
+        self.chosen_calendar = chosen_calendar
         self.home_url = home_url
         self.client = DavClient(url, username, password, counter=counter, timeout=timeout)
         self.lister = Lister(self.client, page_size=page_size, use_sync_collection=use_sync_collection)
@@ -52,9 +54,17 @@ class CalDavProvider:
     # -------------------------------------------------------------- reading
 
     def list_calendars(self) -> list[CalendarInfo]:
+        """The event calendars of the account. The one picked at connect time (by name or URL) is
+        the `primary`, so whoever stores the connection selects it."""
         if self.home_url is None:
             self.home_url = discovery.discover(self.client, self.url).home_url
-        return discovery.list_calendars(self.client, self.home_url)
+        calendars = discovery.list_calendars(self.client, self.home_url)
+        if self.chosen_calendar:
+            if not any(norm(c.id) == norm(self.chosen_calendar) for c in calendars):
+                calendars += discovery.list_calendars(self.client, self.chosen_calendar, depth="0")
+            for calendar in calendars:
+                calendar.primary = norm(calendar.id) == norm(self.chosen_calendar)
+        return calendars
 
     def list_changes(self, calendar_id: str, cursor: str | None, window: Window, page: str | None = None) -> ChangeSet:
         self.window = window
