@@ -85,8 +85,11 @@ def demo() -> None:
     from calsync.demo import seed_demo
 
     factory, box = _sessions()
-    with session_scope(factory) as session:
-        seed_demo(session, box, get_settings(), console)
+    try:
+        with session_scope(factory) as session:
+            seed_demo(session, box, get_settings(), console)
+    except CrmError as exc:
+        fail(f"cannot seed the demo: {exc.message}")
 
 
 @app.command("serve")

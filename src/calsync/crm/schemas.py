@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Visibility = Literal["owner", "everyone"]
 AttendeeStatus = Literal["needs_action", "accepted", "declined", "tentative"]
 MAX_ID = 2**31 - 1  # database integer columns; larger ids cannot exist (and would crash PostgreSQL)
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Loose on purpose: calendars carry addresses on internal or special-use domains (x@host.local).
+Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
 
 
 def _has_nul(value: Any) -> bool:
@@ -37,7 +39,7 @@ class Strict(BaseModel):
 
 
 class AttendeeIn(Strict):
-    email: EmailStr
+    email: Email
     name: str = Field(default="", max_length=300)
     status: AttendeeStatus = "needs_action"
     is_organizer: bool = False
@@ -204,7 +206,7 @@ class OrganizationOut(BaseModel):
 
 class PersonIn(Strict):
     name: str = Field(min_length=1, max_length=300)
-    emails: list[EmailStr] = Field(default_factory=list, max_length=20)
+    emails: list[Email] = Field(default_factory=list, max_length=20)
     phones: list[str] = Field(default_factory=list, max_length=20)
     org_id: Id | None = None
     owner_id: Id | None = None
@@ -221,7 +223,7 @@ class PersonIn(Strict):
 
 class PersonUpdate(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=300)
-    emails: list[EmailStr] | None = Field(default=None, max_length=20)
+    emails: list[Email] | None = Field(default=None, max_length=20)
     phones: list[str] | None = Field(default=None, max_length=20)
     org_id: Id | None = None
     owner_id: Id | None = None

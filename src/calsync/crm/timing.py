@@ -18,17 +18,17 @@ MIN_YEAR, MAX_YEAR = 1900, 2999  # far enough for any calendar; keeps offsets fr
 
 def _check_year(year: int, value: str, field: str) -> None:
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise Invalid(f"'{value}' is out of range: use a year between {MIN_YEAR} and {MAX_YEAR}", field=field)
+        raise Invalid(f"{field}: '{value}' is out of range: use a year between {MIN_YEAR} and {MAX_YEAR}", field=field)
 
 
 def zone(name: str, field: str = "timezone") -> ZoneInfo:
     """The IANA zone called `name`, or a 422 that says what a valid name looks like."""
     if not name or name.startswith("/") or ".." in name:
-        raise Invalid(f"'{name}' is not an IANA time zone name such as 'Europe/Berlin'", field=field)
+        raise Invalid(f"{field}: '{name}' is not an IANA time zone name such as 'Europe/Berlin'", field=field)
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"'{name}' is not an IANA time zone name such as 'Europe/Berlin'", field=field) from None
+        raise Invalid(f"{field}: '{name}' is not an IANA time zone name such as 'Europe/Berlin'", field=field) from None
 
 
 def is_valid_zone(name: str) -> bool:
@@ -101,7 +101,7 @@ def parse_instant(value: str, default_zone: str, field: str) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("z", "Z").replace("Z", "+00:00"))
     except (ValueError, AttributeError, TypeError):
-        raise Invalid(f"'{value}' is not an ISO 8601 date-time such as 2026-12-01T09:30:00+01:00", field=field) from None
+        raise Invalid(f"{field}: '{value}' is not an ISO 8601 date-time such as 2026-12-01T09:30:00+01:00", field=field) from None
     _check_year(parsed.year, value, field)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone(default_zone))
@@ -115,7 +115,7 @@ def parse_date(value: str, field: str) -> dt.date:
             raise ValueError(text)
         parsed = dt.date.fromisoformat(text)
     except (ValueError, AttributeError, TypeError):
-        raise Invalid(f"'{value}' is not a date such as 2026-12-01 (all-day items take dates, not times)", field=field) from None
+        raise Invalid(f"{field}: '{value}' is not a date such as 2026-12-01 (all-day items take dates, not times)", field=field) from None
     _check_year(parsed.year, value, field)
     return parsed
 
