@@ -1,9 +1,40 @@
-"""(being written)"""
+"""The embedded CalDAV server: Radicale mounted in-process at /dav/ (when
+`settings.embedded_dav`), signing in calsync users with their calsync passwords. Calendar apps
+(Thunderbird, Apple Calendar, DAVx5) can point at http://HOST:PORT/dav/; /.well-known/caldav
+redirects there."""
 
+from __future__ import annotations
+
+import logging
+
+from a2wsgi import WSGIMiddleware
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
+from calsync.providers.caldav import embedded
 from calsync.web.context import AppContext
+
+log = logging.getLogger("calsync.dav")
 
 
 def install(app: FastAPI, context: AppContext) -> None:
-    """Adds this part's routes to the app."""
+    """Mounts Radicale at /dav when the embedded calendar is on."""
+    settings = context.settings
+    if not settings.embedded_dav:
+        return
+    radicale_app = embedded.make_app(settings.var_dir, context.sessions, settings.resolved_secret_key())
+    context.extras["dav_app"] = radicale_app
+
+    @app.api_route("/.well-known/caldav", methods=["GET", "PROPFIND", "HEAD"], include_in_schema=False)
+    def well_known() -> RedirectResponse:
+        return RedirectResponse(embedded.MOUNT + "/", status_code=301)
+
+    app.mount(embedded.MOUNT, WSGIMiddleware(radicale_app, workers=8))  # type: ignore[arg-type]
+
+    def repoint() -> None:
+        moved = embedded.repoint_embedded_accounts(
+            context.sessions, context.box, settings.resolved_base_url(), settings.resolved_secret_key())
+        if moved:
+            log.info("moved %d built-in calendar connection(s) to %s", moved, settings.resolved_base_url())
+
+    context.extras.setdefault("startup", []).append(repoint)
