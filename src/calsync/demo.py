@@ -54,7 +54,23 @@ def seed_demo(session: Session, box: SecretBox, settings: Settings, console: Con
     else:
         console.print(f"the demo company '{COMPANY}' exists already: left as it is")
     print_logins(session, box, console)
+    _connect_built_in_calendar(session, box, settings, console)
     return seeded
+
+
+def _connect_built_in_calendar(session: Session, box: SecretBox, settings: Settings, console: Console) -> None:
+    """alice@example.com syncs two-way with her calendar in the built-in CalDAV server (idempotent)."""
+    if not settings.embedded_dav:
+        return
+    from calsync.providers.caldav.embedded import connect_demo_calendar
+
+    alice = session.scalar(select(User).where(User.email == USERS[0][0]))
+    if alice is None:
+        return
+    account = connect_demo_calendar(session, box, settings, alice)
+    console.print(f"{alice.email} syncs two-way with the built-in calendar {account.calendar_id}")
+    console.print(f"calendar apps (Thunderbird, Apple Calendar, DAVx5): {settings.resolved_base_url()}/dav/ "
+                  "with a demo login")
 
 
 def print_logins(session: Session, box: SecretBox, console: Console) -> None:

@@ -127,3 +127,52 @@ def test_calendar_apps_discover_it_like_any_caldav_server(site: Site) -> None:
     assert credentials["calendar_id"] == calendar_url(site)
     with pytest.raises(ConnectError):
         registry.get("caldav").connect({"url": f"{site.url}/dav/", "username": "alice@example.com", "password": "nope-1234"})
+
+
+def test_make_run_path_demo_then_serve_syncs_alice_with_her_built_in_calendar(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`calsync demo` (no server running) then the served app: the runner's first sync fills
+    alice's built-in calendar with her upcoming activities, visible to a calendar app."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from calsync.cli import app as cli_app
+    from calsync.config import get_settings
+    from calsync.web.app import create_app
+
+    port = free_port()
+    monkeypatch.setenv("CALSYNC_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CALSYNC_PORT", str(port))
+    monkeypatch.setenv("CALSYNC_SYNC_INTERVAL_SECONDS", "3600")
+    monkeypatch.delenv("CALSYNC_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CALSYNC_SECRET_KEY", raising=False)
+    monkeypatch.delenv("CALSYNC_EMBEDDED_DAV", raising=False)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        assert runner.invoke(cli_app, ["db", "upgrade"]).exit_code == 0
+        demo = runner.invoke(cli_app, ["demo"])
+        assert demo.exit_code == 0, demo.output
+        assert "syncs two-way with the built-in calendar" in demo.output
+        settings = get_settings()
+        with serve(create_app(settings), port=port) as base:
+            token = next(line.split("API token: ")[1].strip() for line in demo.output.splitlines()
+                         if "alice@example.com" in line and "API token" in line)
+            state: dict = {}
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                state = httpx.get(f"{base}/api/v1/calendar-sync", headers={"X-Api-Token": token}).json()["data"]
+                if state.get("last_success_at"):
+                    break
+                time.sleep(0.5)
+            assert state["connected"] and state["last_success_at"], state
+            assert state["calendar_id"] == f"{base}/dav/alice%40example.com/calendar/"
+            listing = httpx.request(
+                "PROPFIND", state["calendar_id"], auth=("alice@example.com", "calsync-demo"),
+                headers={"Depth": "1", "Content-Type": "application/xml"},
+                content='<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>')
+            assert listing.status_code == 207
+            assert listing.text.count("<getetag>") >= 20  # her upcoming demo activities are there
+    finally:
+        get_settings.cache_clear()
