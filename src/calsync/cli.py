@@ -158,5 +158,40 @@ def sync(
         raise typer.Exit(code=1)
 
 
+connect_app = typer.Typer(help="Connect a user's calendar account.", no_args_is_help=True)
+app.add_typer(connect_app, name="connect")
+
+
+@connect_app.command("caldav")
+def connect_caldav(
+    user: str = typer.Option(..., "--user", help="the calsync user (e-mail) whose calendar this is"),
+    url: str = typer.Option(..., "--url", help="CalDAV server address, e.g. https://caldav.fastmail.com/"),
+    username: str = typer.Option(..., "--username", help="user name at the calendar server"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="read the (app) password from standard input"),
+    calendar: str = typer.Option(None, "--calendar", help="calendar name or URL (default: the first writable)"),
+) -> None:
+    """Connects a CalDAV calendar two-way (discovery, password check, writable calendar)."""
+    from calsync.sync import accounts as sync_accounts
+
+    if not password_stdin:
+        fail("pass the password on standard input with --password-stdin (it is never taken as an argument)")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        fail("no password on standard input")
+    params = {"url": url, "username": username, "password": password}
+    if calendar:
+        params["calendar"] = calendar
+    factory, box = _sessions()
+    try:
+        with session_scope(factory) as session:
+            owner = accounts.user_by_email(session, user)
+            account = sync_accounts.connect(session, box, owner, "caldav", params)
+            console.print(f"connected {owner.email} to {account.account_name}, calendar "
+                          f"'{account.calendar_name}' ({account.calendar_id}); run `calsync sync --user {owner.email}`",
+                          highlight=False, soft_wrap=True)
+    except CrmError as exc:
+        fail(exc.message)
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())
