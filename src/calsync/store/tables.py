@@ -151,7 +151,7 @@ class Activity(Base):
     __table_args__ = (
         Index("ix_activities_company_span", "company_id", "deleted", "span_start"),
         Index("ix_activities_owner_span", "owner_id", "deleted", "span_start"),
-        Index("ix_activities_company_long", "company_id", "is_long", "span_start"),
+        Index("ix_activities_company_long", "company_id", "is_long", "deleted", "span_start"),
         Index("ix_activities_company_updated", "company_id", "updated_at"),
         Index("ix_activities_series", "owner_id", "series_uid"),
     )
