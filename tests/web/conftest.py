@@ -68,6 +68,8 @@ def shoot(page: Page, name: str, *, full_page: bool = True) -> Path:
     """Saves a screenshot in test-artifacts/; with CALSYNC_DOCS_SCREENSHOTS=1 also in docs/screenshots/."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    # A sticky header would be drawn mid-page in a full-page shot, a toast over the content.
+    page.evaluate("window.scrollTo(0, 0); const t = document.getElementById('toast'); if (t) t.hidden = true;")
     page.screenshot(path=str(path), full_page=full_page)
     if os.environ.get("CALSYNC_DOCS_SCREENSHOTS") == "1":
         DOCS_SHOTS.mkdir(parents=True, exist_ok=True)

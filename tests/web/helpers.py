@@ -37,3 +37,16 @@ def activity(context: AppContext, activity_id: int) -> dict[str, Any]:
         row = session.get(Activity, activity_id)
         assert row is not None
         return {c.name: getattr(row, c.name) for c in Activity.__table__.columns}
+
+
+def add_item(context: AppContext, user_id: int, kind: str, **fields: Any) -> int:
+    """A deal, person or organization made through the CRM's item service."""
+    from calsync.crm.schemas import DealIn, OrganizationIn, PersonIn
+    from calsync.crm.services import items
+    from calsync.store.tables import Deal, Organization, Person
+
+    model, schema = {"deal": (Deal, DealIn), "person": (Person, PersonIn), "org": (Organization, OrganizationIn)}[kind]
+    with session_scope(context.sessions) as session:
+        actor = session.get(User, user_id)
+        assert actor is not None
+        return items.create_item(session, actor, model, schema(**fields)).id

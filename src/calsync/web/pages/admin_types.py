@@ -85,4 +85,4 @@ def change_type(
         session.rollback()
         error = exc.message
     found = activity_types.get_type(session, user, type_id)
-    return render(request, "_type_row.html", user, t=found, saved=error is None, error=error)
+    return render(request, "_type_row.html", user, t=found, row_saved=error is None, row_error=error)

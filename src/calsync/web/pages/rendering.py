@@ -23,6 +23,7 @@ templates.env.globals["version"] = __version__
 # The icons an activity type can have (symbols in templates/_icons.svg).
 ICONS = ["calendar", "phone", "users", "check", "flag", "mail", "utensils", "star", "monitor", "map-pin"]
 templates.env.globals["known_icons"] = ICONS
+templates.env.globals["all_icons"] = ICONS + ["busy", "lock", "repeat"]
 
 SYNC_LABELS = {
     "synced": "Synced",

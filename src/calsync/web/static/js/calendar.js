@@ -154,32 +154,42 @@
     slotMinTime: "06:00:00",
     slotMaxTime: "22:00:00",
     dayMaxEvents: true,
+    eventDisplay: "block",
+    eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    dayHeaderFormat: { weekday: "short", day: "numeric", month: "numeric", omitCommas: true },
     editable: true,
     selectable: true,
     eventResizableFromStart: false,
     events: loadEvents,
     eventContent: function (arg) {
       var a = arg.event.extendedProps.activity;
-      var wrap = document.createElement("div");
-      wrap.className = "ev";
       var type = config.types[a.type];
-      wrap.appendChild(iconSvg(a.redacted ? "busy" : (a.read_only ? "repeat" : (type ? type.icon : "calendar"))));
-      if (arg.timeText && !arg.event.allDay) {
+      var minutes = arg.event.end ? (arg.event.end - arg.event.start) / 60000 : 30;
+      var grid = arg.view.type.indexOf("timeGrid") === 0 && !arg.event.allDay && minutes >= 45;
+      var wrap = document.createElement("div");
+      wrap.className = "ev" + (grid ? " ev-grid" : "");
+      var top = grid ? document.createElement("div") : wrap;
+      if (grid) { top.className = "ev-top"; wrap.appendChild(top); }
+      top.appendChild(iconSvg(a.redacted ? "busy" : (a.read_only ? "repeat" : (type ? type.icon : "calendar"))));
+      var short = !grid && arg.view.type.indexOf("timeGrid") === 0;
+      if (arg.timeText && !arg.event.allDay && !short) {
         var time = document.createElement("span");
+        time.className = "ev-time";
         time.textContent = arg.timeText;
-        time.style.opacity = ".85";
-        wrap.appendChild(time);
+        top.appendChild(time);
       }
       var title = document.createElement("span");
       title.className = "ev-title";
       title.textContent = a.redacted ? "Busy" : a.subject;
-      wrap.appendChild(title);
       if (a.sync && !a.redacted) {
         var dot = document.createElement("span");
         dot.className = "dot s-" + a.sync.status;
         dot.setAttribute("aria-label", syncText(a.sync));
-        wrap.appendChild(dot);
+        if (grid) top.appendChild(dot);
       }
+      wrap.appendChild(title);
+      if (dot && !grid) wrap.appendChild(dot);
       return { domNodes: [wrap] };
     },
     eventDidMount: function (arg) {

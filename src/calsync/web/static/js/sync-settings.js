@@ -47,7 +47,7 @@
   }
 
   function isConnected(data) {
-    return !!data && data.connected !== false && !!(data.provider || data.account_name || data.account);
+    return !!data && data.connected === true;
   }
 
   async function load() {
@@ -79,7 +79,7 @@
 
   function renderStatus() {
     var s = state;
-    $("s-account").textContent = (s.account_name || s.account || "") + (s.provider ? " (" + s.provider + ")" : "");
+    $("s-account").textContent = (s.account || "") + (s.provider ? " (" + s.provider + ")" : "");
     $("s-calendar").textContent = s.calendar_name || s.calendar_id || "none chosen yet";
     var words = STATES[s.state] || [s.state || "unknown", ""];
     var stateEl = $("s-state");
@@ -95,14 +95,13 @@
     var enabled = s.enabled !== false && s.state !== "paused";
     $("start").disabled = enabled;
     $("stop").disabled = !enabled;
-    var pending = s.pending_deletions;
+    var count = s.pending_deletions;
     var needsConfirm = s.state === "needs_confirmation";
     $("confirm-panel").hidden = !needsConfirm;
     if (needsConfirm) {
-      var count = pending && (pending.count || (pending.activity_ids && pending.activity_ids.length) || (pending.ids && pending.ids.length));
       $("confirm-text").textContent = "The last sync would delete " + (count ? count + " activities" : "many activities") +
-        " at once" + (pending && pending.total ? " (of " + pending.total + " linked)" : "") +
-        ", so it stopped to ask you. If you emptied or changed the calendar on purpose, delete them; otherwise keep them.";
+        " at once, so it stopped to ask you." + (s.pending_message ? " " + s.pending_message : "") +
+        " If you emptied or changed the calendar on purpose, delete them; otherwise keep them.";
     }
   }
 
@@ -183,7 +182,7 @@
         var list = document.createElement("ul");
         entries.slice(0, 50).forEach(function (entry) {
           var item = document.createElement("li");
-          item.textContent = typeof entry === "string" ? entry : [entry.kind || entry.type, entry.message || entry.reason || entry.detail || ""].filter(Boolean).join(": ");
+          item.textContent = typeof entry === "string" ? entry : [entry.kind, entry.item, entry.message].filter(Boolean).join(": ");
           list.appendChild(item);
         });
         more.appendChild(list);
@@ -224,7 +223,19 @@
   });
 
   // actions
-  $("sync-now").addEventListener("click", function () { action("POST", "/sync?wait=true", "Sync now"); });
+  $("sync-now").addEventListener("click", async function () {
+    var button = this;
+    button.disabled = true;
+    var result = await action("POST", "/sync?wait=true", "Sync now");
+    button.disabled = false;
+    var run = result.ok && result.body.data;
+    if (run && run.status) {
+      var words = { ok: "done", busy: "a sync is running already", needs_confirmation: "waiting for your confirmation",
+                    auth_error: "cannot sign in to the calendar", provider_error: "the calendar server failed", paused: "sync is stopped" };
+      $("action-result").textContent = "Sync now: " + (words[run.status] || run.status) + " — " + run.pulled + " from the calendar, " +
+        run.pushed + " to the calendar, " + run.deleted + " deleted" + (run.message ? ". " + run.message : ".");
+    }
+  });
   $("start").addEventListener("click", function () { action("POST", "/start", "Start"); });
   $("stop").addEventListener("click", function () { action("POST", "/stop", "Stop"); });
   $("disconnect").addEventListener("click", function () {
@@ -232,8 +243,8 @@
   });
   $("switch-account").addEventListener("click", function () { switching = true; render(); $("caldav-url").focus(); });
   $("cancel-switch").addEventListener("click", function () { switching = false; render(); });
-  $("confirm-deletions").addEventListener("click", function () { action("POST", "/confirm-deletions", "Confirm deletions", { confirm: true }); });
-  $("cancel-deletions").addEventListener("click", function () { action("POST", "/confirm-deletions", "Keep activities", { confirm: false }); });
+  $("confirm-deletions").addEventListener("click", function () { action("POST", "/confirm-deletions", "Confirm deletions"); });
+  $("cancel-deletions").addEventListener("click", function () { action("POST", "/cancel-deletions", "Keep activities"); });
   $("refresh-log").addEventListener("click", loadLog);
 
   // CalDAV connect form

@@ -1,0 +1,158 @@
+"""Settings › Calendar sync against a real Radicale: connect (and the refusal of a mail server),
+every setting saved on change and kept after a reload, start/stop/disconnect, and "sync now"
+bringing an event made in Radicale into the calendar view."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.radicale import DavServer, radicale_server
+from tests.web.conftest import shoot, sign_in
+from tests.web.helpers import add_activity, next_monday
+
+pytestmark = pytest.mark.browser
+
+NOT_A_CALENDAR = "not supported: calendar sync needs a Google, Microsoft 365 or CalDAV calendar"
+
+
+@pytest.fixture
+def dav() -> Iterator[DavServer]:
+    with radicale_server({"ann": "ann-app-pass-1"}) as server:
+        yield server
+
+
+def connect_caldav(page: Page, dav: DavServer) -> None:
+    page.get_by_label("Server URL").fill(dav.url)
+    page.get_by_label("User name").fill("ann")
+    page.get_by_label("App password").fill("ann-app-pass-1")
+    page.get_by_role("button", name="Connect", exact=True).click()
+    expect(page.locator("#status-panel")).to_be_visible()
+
+
+def event_ics(uid: str, summary: str, start: dt.datetime, end: dt.datetime, extra: str = "") -> str:
+    fmt = "%Y%m%dT%H%M%SZ"
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calsync tests//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{start.strftime(fmt)}\r\nDTEND:{end.strftime(fmt)}\r\n"
+        f"SUMMARY:{summary}\r\n{extra}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+def test_every_sync_setting_saves_on_change_and_survives_a_reload(page: Page, live_url: str, people, dav: DavServer) -> None:  # type: ignore[no-untyped-def]
+    dav.make_calendar("ann", "work", display="Work")
+    personal = dav.make_calendar("ann", "personal", display="Personal")
+    people.add("ann@example.com")
+    sign_in(page, live_url, "ann@example.com")
+    page.goto(live_url + "/settings/calendar-sync")
+    expect(page.locator("#connect-panel")).to_be_visible()
+
+    # A mail server is refused with the API's message; presets fill the URL.
+    page.get_by_label("Server URL").fill("imap.example.com")
+    page.get_by_label("User name").fill("ann@example.com")
+    page.get_by_label("App password").fill("secret-pass")
+    page.get_by_role("button", name="Connect", exact=True).click()
+    expect(page.locator("#connect-error")).to_contain_text(NOT_A_CALENDAR)
+    page.get_by_label("Server preset").select_option(label="Fastmail — https://caldav.fastmail.com/dav/")
+    expect(page.get_by_label("Server URL")).to_have_value("https://caldav.fastmail.com/dav/")
+    page.get_by_label("Server preset").select_option(label="Nextcloud — https://YOUR-SERVER/remote.php/dav")
+    expect(page.locator("#caldav-url-hint")).to_be_visible()
+
+    connect_caldav(page, dav)
+    expect(page.locator("#s-account")).to_contain_text("ann")
+    expect(page.locator("#connect-panel")).to_be_hidden()
+
+    def saved(field: str) -> None:
+        expect(page.locator(f'[data-saved-for="{field}"]')).to_have_text("Saved")
+        expect(page.locator(f'[data-saved-for="{field}"]')).to_have_class(re.compile(r"\bshow\b"))
+
+    expect(page.locator("#f-calendar option")).to_have_count(2)
+    page.get_by_label("Calendar", exact=False).first.select_option(personal)
+    saved("calendar_id")
+    page.get_by_label("One-way, CRM to calendar").check()
+    saved("sync_type")
+    page.get_by_label("Only me").check()
+    saved("external_event_visibility")
+    page.get_by_label("Do not sync").check()
+    saved("private_events")
+    page.locator("#f-import-type").select_option("call")
+    saved("import_type")
+    page.get_by_label("All types, including ones added later").uncheck()
+    saved("push_types")
+    for key in ("task", "deadline", "email", "lunch"):
+        page.locator(f'input[name="push_type"][value="{key}"]').uncheck()
+    saved("push_types")
+    page.locator("#f-include-details").check()
+    saved("include_details")
+    page.locator("#f-send-invitations").check()
+    saved("send_invitations")
+    shoot(page, "settings-calendar-sync")
+
+    page.reload()
+    expect(page.locator("#f-calendar")).to_have_value(personal)
+    expect(page.get_by_label("One-way, CRM to calendar")).to_be_checked()
+    expect(page.get_by_label("Only me")).to_be_checked()
+    expect(page.get_by_label("Do not sync")).to_be_checked()
+    expect(page.locator("#f-import-type")).to_have_value("call")
+    expect(page.get_by_label("All types, including ones added later")).not_to_be_checked()
+    checked = page.locator('input[name="push_type"]:checked')
+    expect(checked).to_have_count(2)
+    assert sorted(checked.evaluate_all("boxes => boxes.map(b => b.value)")) == ["call", "meeting"]
+    expect(page.locator("#f-include-details")).to_be_checked()
+    expect(page.locator("#f-send-invitations")).to_be_checked()
+
+    # Stop, start, switch account (offered, then kept), disconnect.
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator("#s-state")).to_have_attribute("data-state", "paused")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#s-state")).not_to_have_attribute("data-state", "paused")
+    page.get_by_role("button", name="Switch account").click()
+    expect(page.locator("#connect-panel")).to_be_visible()
+    page.get_by_role("button", name="Keep the current account").click()
+    expect(page.locator("#connect-panel")).to_be_hidden()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Disconnect").click()
+    expect(page.locator("#connect-panel")).to_be_visible()
+    expect(page.locator("#status-panel")).to_be_hidden()
+
+
+def test_sync_now_brings_a_radicale_event_into_the_calendar_view(page: Page, live_url: str, people, context, dav: DavServer) -> None:  # type: ignore[no-untyped-def]
+    calendar_url = dav.make_calendar("ann", "work", display="Work")
+    ann = people.add("ann@example.com")
+    monday = next_monday()
+    start = dt.datetime.combine(monday + dt.timedelta(days=1), dt.time(10), dt.timezone.utc)
+    pushed = add_activity(context, ann, subject="Quarterly review", type="meeting",
+                          start=f"{monday}T15:00:00+00:00", end=f"{monday}T16:00:00+00:00")
+
+    sign_in(page, live_url, "ann@example.com")
+    page.goto(live_url + "/settings/calendar-sync")
+    connect_caldav(page, dav)
+    expect(page.locator("#s-calendar")).to_have_text("Work")
+
+    response = dav.put("ann", calendar_url + "dentist.ics", event_ics("dentist-1@test", "Dentist from Radicale", start, start + dt.timedelta(hours=1)))
+    assert response.status_code in (201, 204)
+    series = event_ics("standup@test", "Team stand-up", start.replace(hour=8), start.replace(hour=8, minute=15),
+                       extra="RRULE:FREQ=DAILY;COUNT=3\r\n")
+    assert dav.put("ann", calendar_url + "standup.ics", series).status_code in (201, 204)
+
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#action-result")).to_contain_text("Sync now: done", timeout=60_000)
+    expect(page.locator("#s-last-success")).not_to_have_text("never")
+    expect(page.locator("#run-log tbody tr").first).to_contain_text("ok")
+
+    page.goto(f"{live_url}/calendar?view=timeGridWeek&date={monday}")
+    imported = page.locator(".fc-event", has_text="Dentist from Radicale")
+    expect(imported).to_be_visible()
+    expect(imported).to_have_attribute("data-sync-status", "synced")
+    occurrences = page.locator('.fc-event[data-read-only="true"]', has_text="Team stand-up")
+    expect(occurrences).to_have_count(3)
+    mine = page.locator(f'.fc-event[data-activity-id="{pushed}"]')
+    expect(mine).to_have_attribute("data-sync-status", "synced")
+    shoot(page, "calendar-after-sync")
+    # The CRM activity is in Radicale now.
+    listing = dav.get("ann", calendar_url)
+    assert listing.status_code == 200 and "Quarterly review" in listing.text
