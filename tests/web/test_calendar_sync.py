@@ -26,10 +26,10 @@ def dav() -> Iterator[DavServer]:
         yield server
 
 
-def connect_caldav(page: Page, dav: DavServer) -> None:
-    page.get_by_label("Server URL").fill(dav.url)
-    page.get_by_label("User name").fill("ann")
-    page.get_by_label("App password").fill("ann-app-pass-1")
+def connect_caldav(page: Page, dav: DavServer, password: str = "ann-app-pass-1") -> None:
+    page.locator("#caldav-url").fill(dav.url)
+    page.locator("#caldav-username").fill("ann")
+    page.locator("#caldav-password").fill(password)
     page.get_by_role("button", name="Connect", exact=True).click()
     expect(page.locator("#status-panel")).to_be_visible()
 
@@ -71,7 +71,7 @@ def test_every_sync_setting_saves_on_change_and_survives_a_reload(page: Page, li
         expect(page.locator(f'[data-saved-for="{field}"]')).to_have_class(re.compile(r"\bshow\b"))
 
     expect(page.locator("#f-calendar option")).to_have_count(2)
-    page.get_by_label("Calendar", exact=False).first.select_option(personal)
+    page.get_by_label("Calendar", exact=True).select_option(personal)
     saved("calendar_id")
     page.get_by_label("One-way, CRM to calendar").check()
     saved("sync_type")
@@ -156,3 +156,77 @@ def test_sync_now_brings_a_radicale_event_into_the_calendar_view(page: Page, liv
     # The CRM activity is in Radicale now.
     listing = dav.get("ann", calendar_url)
     assert listing.status_code == 200 and "Quarterly review" in listing.text
+
+
+def test_mass_deletion_waits_for_confirmation_and_the_trash_restores(page: Page, live_url: str, people, context, dav: DavServer) -> None:  # type: ignore[no-untyped-def]
+    calendar_url = dav.make_calendar("ann", "work", display="Work")
+    ann = people.add("ann@example.com")
+    monday = next_monday()
+    for n in range(12):
+        add_activity(context, ann, subject=f"Client call {n:02d}", type="call",
+                     start=f"{monday + dt.timedelta(days=n % 5)}T{9 + n // 5:02d}:00:00+00:00")
+    sign_in(page, live_url, "ann@example.com")
+    page.goto(live_url + "/settings/calendar-sync")
+    connect_caldav(page, dav)
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#action-result")).to_contain_text("Sync now: done", timeout=60_000)
+
+    # Someone empties the calendar: every event the CRM made is deleted in Radicale.
+    listing = httpx_propfind(dav, calendar_url)
+    assert len(listing) == 12, (page.locator("#action-result").inner_text(), page.locator("#run-log").inner_text())
+    for href in listing:
+        assert dav.delete("ann", href).status_code in (200, 204)
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#confirm-panel")).to_be_visible(timeout=60_000)
+    expect(page.locator("#confirm-text")).to_contain_text("12 activities")
+    expect(page.locator("#s-state")).to_have_attribute("data-state", "needs_confirmation")
+    shoot(page, "settings-confirm-deletions")
+
+    page.get_by_role("button", name="Delete them").click()
+    expect(page.locator("#confirm-panel")).to_be_hidden()
+    page.get_by_role("button", name="Sync now").click()  # runs after the one the confirmation started
+    expect(page.locator("#action-result")).to_contain_text("Sync now: done", timeout=60_000)
+    page.reload()
+    trash = page.locator("#trash tbody tr")
+    expect(trash).to_have_count(12)
+    page.locator("#trash tr", has_text="Client call 00").get_by_role("button", name="Restore").click()
+    expect(page.locator("#trash")).to_contain_text("Restored: Client call 00")
+    expect(trash).to_have_count(11)
+
+
+def httpx_propfind(dav: DavServer, url: str) -> list[str]:
+    """The absolute URLs of the objects in a collection (Depth: 1 PROPFIND), as a client lists them."""
+    import re as _re
+
+    import httpx
+
+    response = httpx.request("PROPFIND", url, headers={"Depth": "1", "Content-Type": "application/xml"},
+                             content='<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>',
+                             auth=dav.auth("ann"), timeout=30)
+    hrefs = _re.findall(r"<(?:\w+:)?href>([^<]+\.ics)</(?:\w+:)?href>", response.text)
+    return [dav.url.rstrip("/") + href if href.startswith("/") else href for href in hrefs]
+
+
+def test_a_revoked_password_shows_the_fix(page: Page, live_url: str, people, dav: DavServer) -> None:  # type: ignore[no-untyped-def]
+    dav.make_calendar("ann", "work", display="Work")
+    people.add("ann@example.com")
+    sign_in(page, live_url, "ann@example.com")
+    page.goto(live_url + "/settings/calendar-sync")
+    connect_caldav(page, dav)
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#action-result")).to_contain_text("Sync now: done", timeout=60_000)
+
+    # The app password is revoked on the server (Radicale reads its htpasswd file again).
+    (dav.storage.parent / "htpasswd").write_text("ann:a-new-password-2\n")
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#s-state")).to_have_attribute("data-state", "auth_error", timeout=60_000)
+    expect(page.locator("#auth-banner")).to_contain_text("Reconnect your account")
+    expect(page.locator("#s-state")).to_contain_text("reconnect your account")
+    expect(page.locator("#s-last-error")).not_to_have_text("none")
+    shoot(page, "settings-auth-error")
+
+    # Switching to the same account with the new password brings it back.
+    page.get_by_role("button", name="Switch account").click()
+    connect_caldav(page, dav, password="a-new-password-2")
+    expect(page.locator("#auth-banner")).to_be_hidden()
+    expect(page.locator("#s-state")).not_to_have_attribute("data-state", "auth_error")

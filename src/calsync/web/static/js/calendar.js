@@ -162,6 +162,7 @@
     selectable: true,
     eventResizableFromStart: false,
     events: loadEvents,
+    lazyFetching: false, // the cap notice is about the range on screen: fetch each range anew
     eventContent: function (arg) {
       var a = arg.event.extendedProps.activity;
       var type = config.types[a.type];

@@ -17,6 +17,13 @@
     provider_error: ["Calendar server error", "The server failed; sync retries on its own. If it keeps failing, check the server URL or reconnect your account."],
   };
 
+  function sentence(text) {
+    if (!text) return "";
+    text = String(text).trim();
+    text = text.charAt(0).toUpperCase() + text.slice(1);
+    return /[.!?]$/.test(text) ? text : text + ".";
+  }
+
   function when(value) {
     if (!value) return "never";
     var date = new Date(value);
@@ -83,11 +90,11 @@
     $("s-calendar").textContent = s.calendar_name || s.calendar_id || "none chosen yet";
     var words = STATES[s.state] || [s.state || "unknown", ""];
     var stateEl = $("s-state");
-    stateEl.textContent = words[0] + (words[1] ? " — " + words[1] : "");
+    stateEl.textContent = words[0] + (words[1] ? " — " + words[1].charAt(0).toLowerCase() + words[1].slice(1) : "");
     stateEl.className = "state state-" + (s.state || "");
     stateEl.dataset.state = s.state || "";
     $("s-last-success").textContent = when(s.last_success_at);
-    var lastError = s.last_error ? s.last_error + (s.last_error_at ? " (" + when(s.last_error_at) + ")" : "") : "none";
+    var lastError = s.last_error ? sentence(s.last_error) + (s.last_error_at ? " (" + when(s.last_error_at) + ")" : "") : "none";
     if (s.last_error && s.state === "auth_error") lastError += " — reconnect your account.";
     $("s-last-error").textContent = lastError;
     $("auth-banner").hidden = s.state !== "auth_error";
@@ -100,7 +107,7 @@
     $("confirm-panel").hidden = !needsConfirm;
     if (needsConfirm) {
       $("confirm-text").textContent = "The last sync would delete " + (count ? count + " activities" : "many activities") +
-        " at once, so it stopped to ask you." + (s.pending_message ? " " + s.pending_message : "") +
+        " at once, so it stopped to ask you." + (s.pending_message ? " " + sentence(s.pending_message) : "") +
         " If you emptied or changed the calendar on purpose, delete them; otherwise keep them.";
     }
   }
@@ -191,10 +198,10 @@
     });
   }
 
-  async function action(method, path, label, body) {
+  async function action(method, path, label, body, quiet) {
     $("action-result").textContent = label + "…";
     var result = await calsync.api(method, BASE + path, body);
-    $("action-result").textContent = result.ok ? label + ": done." : label + " failed: " + calsync.errorText(result);
+    if (!quiet || !result.ok) $("action-result").textContent = result.ok ? label + ": done." : label + " failed: " + calsync.errorText(result);
     if (!result.ok) calsync.toast(label + " failed: " + calsync.errorText(result), true);
     await load();
     return result;
@@ -226,14 +233,20 @@
   $("sync-now").addEventListener("click", async function () {
     var button = this;
     button.disabled = true;
-    var result = await action("POST", "/sync?wait=true", "Sync now");
+    var result = await action("POST", "/sync?wait=true", "Sync now", undefined, true);
+    // A run already going (after a connect or a change) finishes first; then ours runs.
+    for (var tries = 0; tries < 120 && result.ok && result.body.data && result.body.data.status === "busy"; tries++) {
+      $("action-result").textContent = "Waiting for the sync that is running to finish…";
+      await new Promise(function (resolve) { setTimeout(resolve, 1000); });
+      result = await action("POST", "/sync?wait=true", "Sync now", undefined, true);
+    }
     button.disabled = false;
     var run = result.ok && result.body.data;
     if (run && run.status) {
       var words = { ok: "done", busy: "a sync is running already", needs_confirmation: "waiting for your confirmation",
                     auth_error: "cannot sign in to the calendar", provider_error: "the calendar server failed", paused: "sync is stopped" };
       $("action-result").textContent = "Sync now: " + (words[run.status] || run.status) + " — " + run.pulled + " from the calendar, " +
-        run.pushed + " to the calendar, " + run.deleted + " deleted" + (run.message ? ". " + run.message : ".");
+        run.pushed + " to the calendar, " + run.deleted + " deleted." + (run.message ? " " + sentence(run.message) : "");
     }
   });
   $("start").addEventListener("click", function () { action("POST", "/start", "Start"); });
