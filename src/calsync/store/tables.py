@@ -139,19 +139,25 @@ class Deal(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
+_RANGE_COVER = ("span_end", "all_day", "visibility", "deal_id", "person_id", "org_id")
+
+
 class Activity(Base):
     """One CRM activity. Timing is either timed (UTC instants + IANA zone) or all-day (dates).
 
     `span_start`/`span_end` are derived UTC bounds used only for range queries: for all-day
-    items they cover the dates in every zone (UTC+14 .. UTC-12), never the truth itself.
+    items they cover the dates in every zone (UTC+14 .. UTC-12), never the truth itself (range
+    queries rely on those fixed offsets: span_start = start date - 14 h, span_end = end date + 12 h).
     `version` increases on every change; the sync engine compares it with what it last synced.
     """
 
     __tablename__ = "activities"
     __table_args__ = (
-        Index("ix_activities_company_span", "company_id", "deleted", "span_start"),
-        Index("ix_activities_owner_span", "owner_id", "deleted", "span_start"),
-        Index("ix_activities_company_long", "company_id", "is_long", "deleted", "span_start"),
+        # Range indexes carry every column the calendar's filters read (overlap and visibility),
+        # so counting and ordering a week of activities never touches the table rows.
+        Index("ix_activities_company_span", "company_id", "deleted", "span_start", *_RANGE_COVER, "owner_id"),
+        Index("ix_activities_owner_span", "owner_id", "deleted", "span_start", *_RANGE_COVER, "company_id"),
+        Index("ix_activities_company_long", "company_id", "is_long", "deleted", "span_start", *_RANGE_COVER, "owner_id"),
         Index("ix_activities_company_updated", "company_id", "updated_at"),
         Index("ix_activities_series", "owner_id", "series_uid"),
     )
