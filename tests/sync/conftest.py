@@ -26,3 +26,17 @@ def h(sync_context: AppContext) -> Harness:
     harness = Harness(sync_context)
     harness.user("alice@example.com")
     return harness
+
+
+@pytest.fixture
+def sync_session_user(sync_context: AppContext) -> Iterator[tuple]:
+    """A session and a user id, for tests that write through the CRM services and roll back."""
+    from calsync.crm.services import accounts
+    from calsync.store.db import session_scope
+
+    with session_scope(sync_context.sessions) as s:
+        user, _ = accounts.add_user(s, sync_context.box, email="map@example.com", password="password-123", company_name="Acme")
+        user_id = user.id
+    session = sync_context.sessions()
+    yield session, user_id
+    session.close()

@@ -74,6 +74,8 @@ class Harness:
     def create(self, email: str, subject: str = "Call Bob", *, start: dt.datetime | None = None, hours: float = 1, **fields: Any) -> int:
         start = start or soon(2)
         data = dict(subject=subject, type="call", start=start.isoformat(), end=(start + dt.timedelta(hours=hours)).isoformat(), timezone="Europe/Berlin")
+        if fields.get("all_day"):
+            data.update(start=start.date().isoformat(), end=(start.date() + dt.timedelta(days=max(1, round(hours / 24)))).isoformat(), timezone=None)
         data.update(fields)
         with self.session() as s:
             return activities.create_activity(s, s.get(User, self.users[email]), ActivityCreate(**data)).id

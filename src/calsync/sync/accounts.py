@@ -102,19 +102,27 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
         raise Invalid(f"there is no calendar '{wanted}' in this account", field="calendar_id")
     choice = choice or next((c for c in calendars if c.primary and c.writable), None) or next((c for c in calendars if c.writable), None)
     account = repo.account_of_user(session, user.id)
+    same = account is not None and account.provider == provider and account.account_name == name and (
+        not wanted or wanted == account.calendar_id)
     if account is None:
         account = SyncAccount(user_id=user.id, company_id=user.company_id)
         session.add(account)
-    else:
+    account.credentials_encrypted = box.encrypt(json.dumps(creds))
+    account.enabled, account.last_error = True, None
+    if same:
+        # the same account again (a renewed grant): keep links, cursor and settings
+        if account.state in ("auth_error", "provider_error", "paused", "syncing"):
+            account.state = "active"
+        session.flush()
+        return account
+    if account.id is not None:
         repo.delete_links(session, account.id)
     account.provider, account.account_name = provider, name
-    account.credentials_encrypted = box.encrypt(json.dumps(creds))
     account.calendar_id = choice.id if choice else None
     account.calendar_name = choice.name if choice else None
-    account.enabled, account.state = True, "active"
+    account.state = "active"
     account.cursor = account.horizon_until = None
     account.pending_deletions = None
-    account.last_error = None
     session.flush()
     return account
 
@@ -157,6 +165,11 @@ def update_settings(session: Session, box: SecretBox, user: User, body: dict[str
         if key in values and values[key] != getattr(account, key):
             setattr(account, key, values[key])
             resync = True
+            if key == "private_events":
+                # events born in the calendar are read again under the new rule
+                session.execute(
+                    update(SyncLink).where(SyncLink.account_id == account.id, SyncLink.origin == "calendar").values(etag=None, event_hash=None)
+                )
     if "external_event_visibility" in values:
         account.external_event_visibility = values["external_event_visibility"]
     if "send_invitations" in values:

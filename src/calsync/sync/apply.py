@@ -27,15 +27,15 @@ from calsync.sync.provider import (
     ProviderError,
     RateLimited,
 )
-from calsync.sync.reconcile import INBOUND, CrmState, Decision, Plan, event_hash
+from calsync.sync.reconcile import INBOUND, CrmState, Decision, Plan, event_hash, mode_for
 from calsync.sync.summary import RunSummary
 
 Commit = Callable[[Session], None]
 
 
-def _set_event_side(link: SyncLink, event: Event, mode: str) -> None:
+def _set_event_side(link: SyncLink, event: Event, private_events: str) -> None:
     link.etag = event.etag
-    link.event_hash = event_hash(event, mode)  # type: ignore[arg-type]
+    link.event_hash = event_hash(event, mode_for(private_events, link.origin))  # type: ignore[arg-type]
     link.provider_updated = event.updated
     link.event_end = repo.event_end(event)
     link.event_private = event.is_private
@@ -69,9 +69,11 @@ def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmSt
     for d in plan.decisions:
         if d.kind not in INBOUND:
             continue
+        # No SAVEPOINT here: with the plain SQLite driver a savepoint opened before any write
+        # commits on release. The CRM services validate before they change anything, so a
+        # refused item leaves nothing half-written.
         try:
-            with session.begin_nested():
-                _inbound_one(session, account, owner, d, crm, summary, mode, now)
+            _inbound_one(session, account, owner, d, crm, summary, mode, now)
         except Conflict:
             raise
         except (CrmError, ValidationError) as exc:
@@ -114,7 +116,9 @@ def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision
     elif d.kind == "update_activity":
         assert d.event is not None and d.activity_id is not None and d.key is not None
         item = crm.linked.get(d.activity_id) or next((i for i in crm.by_uuid.values() if i.id == d.activity_id), None)
-        values = crm_values(to_crm(d.event, mode))  # type: ignore[arg-type]
+        current = repo.find_link(session, account.id, d.key)
+        origin = current.origin if current is not None else (item.origin if item else "calendar")
+        values = crm_values(to_crm(d.event, mode_for(mode, origin)))  # type: ignore[arg-type]
         activity = activity_service.update_activity(
             session, owner, d.activity_id, ActivityUpdate(**values), source="sync",  # type: ignore[arg-type]
             expected_version=item.version if item else None,

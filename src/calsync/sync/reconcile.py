@@ -144,11 +144,18 @@ def _is_newer(event: Event, item: CrmItem) -> bool:
     return event.updated is not None and event.updated > item.updated_at
 
 
+def mode_for(private_events: PrivateMode, origin: str) -> PrivateMode:
+    """The private-events setting governs events born in the calendar; for events the CRM made,
+    the provider's privacy flag maps one to one to the activity's."""
+    return private_events if origin == "calendar" else "busy_block"
+
+
 def _pair(plan: Plan, s: AccountSettings, link: LinkState, item: CrmItem | None, event: Event | None, gone: bool) -> None:
     """One linked pair. `event` None and not `gone`: the event did not change in this listing."""
-    mode = s.private_events
+    mode = mode_for(s.private_events, link.origin)
     crm_gone = item is None or item.deleted
-    if event is not None and (event.status == "cancelled" or (event.is_private and mode == "skip" and link.origin == "calendar")):
+    became_private = event is not None and event.is_private and not link.event_private and event.etag != link.etag
+    if event is not None and (event.status == "cancelled" or (became_private and mode == "skip" and link.origin == "calendar")):
         gone, event = True, None
     if crm_gone and gone:
         plan.add("drop_link", key=link.key)
