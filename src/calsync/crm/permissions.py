@@ -7,7 +7,7 @@ activity shows to everyone but its owner as a busy block: time only.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy import ColumnElement, and_, exists, or_, true
 
 from calsync.crm.errors import Forbidden
 from calsync.store.tables import Activity, Deal, Organization, Person, User
@@ -59,10 +59,13 @@ def _item_visible_sql(model: type[Deal] | type[Person] | type[Organization], col
     )
 
 
-def visible_activities_sql(viewer: User) -> ColumnElement[bool]:
-    """The same rule as `can_see_activity`, as a SQL condition for list and calendar queries."""
+def visible_activities_sql(viewer: User, *, company: bool = True) -> ColumnElement[bool]:
+    """The same rule as `can_see_activity`, as a SQL condition for list and calendar queries.
+
+    `company=False` leaves out the company term, for queries that already pin rows to an owner
+    of the viewer's company (so the planner picks the owner's index, not the company's)."""
     return and_(
-        Activity.company_id == viewer.company_id,
+        Activity.company_id == viewer.company_id if company else true(),
         or_(
             Activity.owner_id == viewer.id,
             and_(

@@ -172,30 +172,25 @@ _COLUMNS = list(Activity.__table__.columns)
 
 
 def page_ids(
-    session: Session, conditions: Sequence[ColumnElement[bool]], key: Any, limit: int, *,
-    descending: bool = False, hint: str | None = None,
+    session: Session, conditions: Sequence[ColumnElement[bool]], key: Any, limit: int, *, descending: bool = False
 ) -> list[Any]:
     """(id, sort key) of the first `limit` matches by (key, id), read from an index where one covers the filters."""
     order = (key.desc(), Activity.id.desc()) if descending else (key, Activity.id)
-    query = select(Activity.id, key).where(*conditions).order_by(*order).limit(limit)
-    if hint:
-        query = query.with_hint(Activity, hint, "sqlite")
-    return list(session.execute(query))
+    return list(session.execute(select(Activity.id, key).where(*conditions).order_by(*order).limit(limit)))
 
 
 def load_views(session: Session, ids: Sequence[int]) -> list[ActivityView]:
     """The rows of these ids, in this order."""
     if not ids:
         return []
-    rows = {row.id: row for row in session.execute(select(*_COLUMNS).where(Activity.id.in_(list(ids))))}
-    return [ActivityView(dict(rows[i]._mapping)) for i in ids if i in rows]
+    result = session.execute(select(*_COLUMNS).where(Activity.id.in_(list(ids))))
+    keys = list(result.keys())
+    views = {view.id: view for view in (ActivityView(dict(zip(keys, row))) for row in result)}
+    return [views[i] for i in ids if i in views]
 
 
-def count(session: Session, conditions: Sequence[ColumnElement[bool]], *, hint: str | None = None) -> int:
-    query = select(func.count()).select_from(Activity).where(*conditions)
-    if hint:
-        query = query.with_hint(Activity, hint, "sqlite")
-    return int(session.scalar(query) or 0)
+def count(session: Session, conditions: Sequence[ColumnElement[bool]]) -> int:
+    return int(session.scalar(select(func.count()).select_from(Activity).where(*conditions)) or 0)
 
 
 def attach_people(session: Session, views: Sequence[ActivityView]) -> None:
@@ -242,7 +237,16 @@ class CalendarPage:
     range: Range
 
 
-def _scope(viewer: User, owner: User | None, *, deleted: bool) -> list[ColumnElement[bool]]:
+def _scope(viewer: User, owner: User | None, *, deleted: bool, by_owner_index: bool = False) -> list[ColumnElement[bool]]:
+    """Company, trash state, visibility and owner. `by_owner_index` drops the company term (the owner
+    pins the company already; `owner_filter` checked it) so SQLite scans the owner's index."""
+    if owner is not None and by_owner_index:
+        assert owner.company_id == viewer.company_id
+        return [
+            Activity.owner_id == owner.id,
+            Activity.deleted == (true() if deleted else false()),
+            visible_activities_sql(viewer, company=False),
+        ]
     conditions: list[ColumnElement[bool]] = [
         Activity.company_id == viewer.company_id,
         Activity.deleted == (true() if deleted else false()),
@@ -263,23 +267,19 @@ def owner_filter(session: Session, viewer: User, owner_id: int | None) -> User |
     return owner
 
 
-def _owner_hint(owner: User | None) -> str | None:
-    """With an owner, SQLite must scan that owner's index; without statistics it may not guess so."""
-    return "INDEXED BY ix_activities_owner_span" if owner is not None else None
-
-
 def calendar(
     session: Session, viewer: User, rng: Range, *, owner: User | None = None, limit: int = CALENDAR_LIMIT
 ) -> CalendarPage:
     """The first `limit` visible activities overlapping the range (by start), and how many there are."""
     scope = _scope(viewer, owner, deleted=False)
-    near = page_ids(session, [*scope, *_near(rng)], Activity.span_start, limit + 1, hint=_owner_hint(owner))
+    near_scope = _scope(viewer, owner, deleted=False, by_owner_index=True)
+    near = page_ids(session, [*near_scope, *_near(rng)], Activity.span_start, limit + 1)
     far = page_ids(session, [*scope, *_far(rng)], Activity.span_start, limit + 1)
     merged = sorted(far + near, key=lambda row: (row[1], row[0]))
     if len(near) <= limit and len(merged) <= limit:
         total = len(merged)
     else:
-        total = count(session, [*scope, *_near(rng)], hint=_owner_hint(owner)) + count(session, [*scope, *_far(rng)])
+        total = count(session, [*near_scope, *_near(rng)]) + count(session, [*scope, *_far(rng)])
     page = load_views(session, [row[0] for row in merged[:limit]])
     attach_people(session, page)
     return CalendarPage(activities=page, total=total, more_available=total > limit, range=rng)
@@ -321,21 +321,22 @@ def list_activities(
     """One page of visible activities: by start time, or by update time when `updated_since` is set."""
     sort: SortKey = "updated" if filters.updated_since is not None else "start"
     column = Activity.updated_at if sort == "updated" else Activity.span_start
-    conditions = _scope(viewer, filters.owner, deleted=False) + _filter_conditions(filters)
+    extra = _filter_conditions(filters)
     if cursor:
         value, last_id = decode_cursor(cursor, sort)
-        conditions.append(_after(column, value, last_id))
-    hint = _owner_hint(filters.owner) if sort == "start" else None
+        extra.append(_after(column, value, last_id))
+    conditions = _scope(viewer, filters.owner, deleted=False) + extra
+    owner_scan = _scope(viewer, filters.owner, deleted=False, by_owner_index=sort == "start") + extra
     if filters.range is not None and sort == "start":
         # The same two disjoint halves as the calendar, merged in order.
-        rows = page_ids(session, [*conditions, *_near(filters.range)], column, limit + 1, hint=hint)
+        rows = page_ids(session, [*owner_scan, *_near(filters.range)], column, limit + 1)
         rows += page_ids(session, [*conditions, *_far(filters.range)], column, limit + 1)
         rows.sort(key=lambda row: (row[1], row[0]))
     else:
         if filters.range is not None:
-            conditions += [Activity.span_start < filters.range.end, Activity.span_end >= filters.range.start,
+            owner_scan += [Activity.span_start < filters.range.end, Activity.span_end >= filters.range.start,
                            _exact_overlap(filters.range)]
-        rows = page_ids(session, conditions, column, limit + 1, hint=hint)
+        rows = page_ids(session, owner_scan, column, limit + 1)
     page = load_views(session, [row[0] for row in rows[:limit]])
     attach_people(session, page)
     next_cursor = encode_cursor(sort, page[-1]) if len(rows) > limit and page else None
