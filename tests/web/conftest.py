@@ -64,14 +64,15 @@ def sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None
     page.wait_for_url(base + "/calendar*")
 
 
-def shoot(page: Page, name: str, *, full_page: bool = True) -> Path:
-    """Saves a screenshot in test-artifacts/; with CALSYNC_DOCS_SCREENSHOTS=1 also in docs/screenshots/."""
+def shoot(page: Page, name: str, *, full_page: bool = True, docs: bool = False) -> Path:
+    """Saves a screenshot in test-artifacts/; the ones marked `docs` also go to docs/screenshots/
+    when CALSYNC_DOCS_SCREENSHOTS=1 (how the pictures in README and docs/web.md are refreshed)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     # A sticky header would be drawn mid-page in a full-page shot, a toast over the content.
     page.evaluate("window.scrollTo(0, 0); const t = document.getElementById('toast'); if (t) t.hidden = true;")
     page.screenshot(path=str(path), full_page=full_page)
-    if os.environ.get("CALSYNC_DOCS_SCREENSHOTS") == "1":
+    if docs and os.environ.get("CALSYNC_DOCS_SCREENSHOTS") == "1":
         DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, DOCS_SHOTS / path.name)
     return path

@@ -180,7 +180,7 @@ def test_mass_deletion_waits_for_confirmation_and_the_trash_restores(page: Page,
     expect(page.locator("#confirm-panel")).to_be_visible(timeout=60_000)
     expect(page.locator("#confirm-text")).to_contain_text("12 activities")
     expect(page.locator("#s-state")).to_have_attribute("data-state", "needs_confirmation")
-    shoot(page, "settings-confirm-deletions")
+    shoot(page, "settings-confirm-deletions", docs=True)
 
     page.get_by_role("button", name="Delete them").click()
     expect(page.locator("#confirm-panel")).to_be_hidden()
@@ -223,7 +223,7 @@ def test_a_revoked_password_shows_the_fix(page: Page, live_url: str, people, dav
     expect(page.locator("#auth-banner")).to_contain_text("Reconnect your account")
     expect(page.locator("#s-state")).to_contain_text("reconnect your account")
     expect(page.locator("#s-last-error")).not_to_have_text("none")
-    shoot(page, "settings-auth-error")
+    shoot(page, "settings-auth-error", docs=True)
 
     # Switching to the same account with the new password brings it back.
     page.get_by_role("button", name="Switch account").click()

@@ -19,7 +19,7 @@ def test_root_sends_visitors_to_sign_in_and_members_to_the_calendar(page: Page, 
     expect(page).to_have_url(re.compile(r"/login"))
     page.goto(live_url + "/activities")
     expect(page).to_have_url(re.compile(r"/login\?next=/activities"))
-    shoot(page, "login")
+    shoot(page, "login", docs=True)
 
     page.get_by_label("E-mail").fill("ann@example.com")
     page.get_by_label("Password").fill("wrong-password")

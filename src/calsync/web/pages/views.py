@@ -51,24 +51,30 @@ def lookups(session: Session, viewer: User, items: Sequence[ActivityOut] = ()) -
     )
 
 
+def _day(day: dt.date, this_year: int) -> str:
+    return day.strftime("%a %d %b" if day.year == this_year else "%a %d %b %Y")
+
+
 def when(item: ActivityOut, viewer_zone: str) -> str:
-    """The activity's time as the viewer reads it: in the viewer's zone; all-day as dates."""
+    """The activity's time as the viewer reads it: in the viewer's zone; all-day as dates.
+    The year is left out for dates in the current year."""
+    tz = ZoneInfo(viewer_zone)
+    this_year = dt.datetime.now(tz).year
     if item.all_day:
         start = dt.date.fromisoformat(item.start)
         last = dt.date.fromisoformat(item.end) - dt.timedelta(days=1)
-        text = start.strftime("%a %d %b %Y")
+        text = _day(start, this_year)
         if last > start:
-            text += " – " + last.strftime("%a %d %b %Y")
+            text += " – " + _day(last, this_year)
         return text + " · all day"
-    tz = ZoneInfo(viewer_zone)
     start_at = dt.datetime.fromisoformat(item.start).astimezone(tz)
     end_at = dt.datetime.fromisoformat(item.end).astimezone(tz)
-    text = start_at.strftime("%a %d %b %Y, %H:%M")
+    text = _day(start_at.date(), this_year) + start_at.strftime(", %H:%M")
     if end_at.date() == start_at.date():
         if end_at != start_at:
             text += "–" + end_at.strftime("%H:%M")
     else:
-        text += " – " + end_at.strftime("%a %d %b, %H:%M")
+        text += " – " + _day(end_at.date(), this_year) + end_at.strftime(", %H:%M")
     return text
 
 

@@ -157,7 +157,10 @@
     eventDisplay: "block",
     eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
-    dayHeaderFormat: { weekday: "short", day: "numeric", month: "numeric", omitCommas: true },
+    views: {
+      timeGrid: { dayHeaderFormat: { weekday: "short", day: "numeric", month: "numeric", omitCommas: true } },
+      dayGrid: { dayHeaderFormat: { weekday: "short" } },
+    },
     editable: true,
     selectable: true,
     eventResizableFromStart: false,
