@@ -4,6 +4,7 @@ redaction and sync status in `present`); writes through `crm.services.activities
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -15,6 +16,7 @@ from calsync.crm.errors import CrmError
 from calsync.crm.schemas import ActivityUpdate
 from calsync.crm.services import activities as activity_service
 from calsync.crm.services.activity_queries import ListFilters, list_activities, owner_filter, present, resolve_range
+from calsync.crm.services.activity_types import type_by_key
 from calsync.store.tables import User
 from calsync.web.deps import get_session
 from calsync.web.pages.rendering import page_user, render
@@ -50,14 +52,10 @@ def _filters(session: Session, user: User, q: ListQuery) -> tuple[ListFilters, s
         elif q.owner != "everyone":
             filters.owner = owner_filter(session, user, int(q.owner) if q.owner.isdigit() else -1)
         if q.type:
-            from calsync.crm.services.activity_types import type_by_key
-
             filters.type_ids = [type_by_key(session, user.company_id, q.type, active_only=False).id]
         if q.done in ("open", "done"):
             filters.done = q.done == "done"
         if q.start or q.end:
-            import datetime as dt
-
             start = q.start or "1970-01-01"
             end = (dt.date.fromisoformat(q.end) + dt.timedelta(days=1)).isoformat() if q.end else "2999-01-01"
             filters.range = resolve_range(start, end, user.timezone, max_span=None)
@@ -68,7 +66,8 @@ def _filters(session: Session, user: User, q: ListQuery) -> tuple[ListFilters, s
     return filters, None
 
 
-def _table(request: Request, user: User, session: Session, q: ListQuery, message: str | None = None) -> dict:
+def _table(user: User, session: Session, q: ListQuery, message: str | None = None) -> dict[str, object]:
+    """The values of the table partial: one page of rows, the pager links, messages."""
     filters, error = _filters(session, user, q)
     items, next_cursor = [], None
     if error is None:
@@ -93,9 +92,8 @@ def _table(request: Request, user: User, session: Session, q: ListQuery, message
 def _query(request: Request) -> ListQuery:
     params = request.query_params
     q = ListQuery(**{k: params.get(k, "") for k in ListQuery.__dataclass_fields__})
-    if q.cursor == "-":
+    if q.cursor == "-":  # the first page, as the "back" list spells it
         q.cursor = ""
-    q.back = ",".join(c for c in q.back.split(",")) if q.back else ""
     if not q.owner:
         q.owner = "me"
     return q
@@ -104,7 +102,7 @@ def _query(request: Request) -> ListQuery:
 @router.get("/activities")
 def list_page(request: Request, user: User = Depends(page_user), session: Session = Depends(get_session)) -> HTMLResponse:
     q = _query(request)
-    values = _table(request, user, session, q)
+    values = _table(user, session, q)
     template = "_activity_table.html" if request.headers.get("hx-request") and request.headers.get("hx-target") == "activity-table" else "activities.html"
     return render(request, template, user, **values)
 
@@ -119,9 +117,11 @@ def bulk_done(
     """Marks the selected activities done; read-only or foreign ones are reported, not hidden."""
     done, refused = 0, []
     for activity_id in ids(selected):
+        # No SAVEPOINT: with the plain SQLite driver one opened before any write commits on
+        # release. update_activity checks (visible, may edit, not read-only) before it changes
+        # anything, so a refused item leaves nothing half-written.
         try:
-            with session.begin_nested():
-                activity_service.update_activity(session, user, activity_id, ActivityUpdate(done=True), source="ui")
+            activity_service.update_activity(session, user, activity_id, ActivityUpdate(done=True), source="ui")
             done += 1
         except CrmError as exc:
             refused.append(f"#{activity_id}: {exc.message}")
@@ -130,7 +130,7 @@ def bulk_done(
     if refused:
         message += " Not changed: " + "; ".join(refused)
     q = _query(request)
-    return render(request, "_activity_table.html", user, **_table(request, user, session, q, message=message))
+    return render(request, "_activity_table.html", user, **_table(user, session, q, message=message))
 
 
 @router.post("/activities/{activity_id}/done")
