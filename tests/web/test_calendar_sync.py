@@ -57,6 +57,9 @@ def test_every_sync_setting_saves_on_change_and_survives_a_reload(page: Page, li
     page.get_by_label("App password").fill("secret-pass")
     page.get_by_role("button", name="Connect", exact=True).click()
     expect(page.locator("#connect-error")).to_contain_text(NOT_A_CALENDAR)
+    page.get_by_label("Server URL").fill("ann@example.com")  # an e-mail address is no server either
+    page.get_by_role("button", name="Connect", exact=True).click()
+    expect(page.locator("#connect-error")).to_contain_text("an e-mail address is not a calendar server")
     page.get_by_label("Server preset").select_option(label="Fastmail — https://caldav.fastmail.com/dav/")
     expect(page.get_by_label("Server URL")).to_have_value("https://caldav.fastmail.com/dav/")
     page.get_by_label("Server preset").select_option(label="Nextcloud — https://YOUR-SERVER/remote.php/dav")

@@ -32,7 +32,9 @@ def test_root_sends_visitors_to_sign_in_and_members_to_the_calendar(page: Page, 
     page.goto(live_url + "/")
     expect(page).to_have_url(re.compile(r"/calendar"))
 
-    page.get_by_role("button", name="Sign out").click()
+    page.goto(live_url + "/logout")  # a typed /logout asks, it does not sign out on a GET
+    expect(page.get_by_role("heading", name="Sign out?")).to_be_visible()
+    page.locator("#confirm-sign-out").click()
     expect(page).to_have_url(re.compile(r"/login"))
     page.goto(live_url + "/calendar")
     expect(page).to_have_url(re.compile(r"/login"))

@@ -10,7 +10,7 @@ from calsync.crm.errors import Unauthorized
 from calsync.crm.services.accounts import authenticate
 from calsync.store.tables import User
 from calsync.web.deps import SESSION_USER_KEY, get_session
-from calsync.web.pages.csrf import token_matches, token_for, SESSION_KEY
+from calsync.web.pages.csrf import SESSION_KEY, token_for, token_matches
 from calsync.web.pages.login_limit import LoginLimiter
 from calsync.web.pages.rendering import render, see_other
 
@@ -72,6 +72,16 @@ def login(
     request.session[SESSION_USER_KEY] = user.id
     token_for(request.session)
     return see_other(_safe_next(next))
+
+
+@router.get("/logout")
+def logout_page(request: Request, session: Session = Depends(get_session)) -> Response:
+    """Signing out changes state, so it is a POST; a typed /logout gets the button for it."""
+    user_id = request.session.get(SESSION_USER_KEY)
+    user = session.get(User, int(user_id)) if user_id else None
+    if user is None:
+        return see_other("/login")
+    return render(request, "logout.html", user)
 
 
 @router.post("/logout")
