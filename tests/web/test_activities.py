@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from calsync.store.db import session_scope
-from calsync.store.tables import Activity, SyncAccount, SyncLink
+from calsync.store.tables import Activity, SyncAccount, SyncLink, User
 from tests.web.conftest import shoot, sign_in
 from tests.web.helpers import activity, add_activity, next_monday
 
@@ -20,8 +20,9 @@ pytestmark = pytest.mark.browser
 def _connect_fake_account(context, user_id: int, push_types: list[str]) -> None:  # type: ignore[no-untyped-def]
     """A stored sync account (no provider is contacted: the runner is off in these tests)."""
     with session_scope(context.sessions) as session:
+        owner = session.get(User, user_id)
         session.add(SyncAccount(
-            user_id=user_id, company_id=1, provider="caldav", account_name="ann@calendar.example",
+            user_id=user_id, company_id=owner.company_id, provider="caldav", account_name="ann@calendar.example",
             credentials_encrypted=context.box.encrypt("{}"), calendar_id="cal", calendar_name="Work",
             push_types=push_types,
         ))
