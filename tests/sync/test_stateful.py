@@ -432,6 +432,6 @@ def test_random_sequences_keep_both_sides_in_step() -> None:
 def _run_machine() -> None:
     run_state_machine_as_test(
         SyncMachine,
-        settings=settings(max_examples=EXAMPLES, stateful_step_count=15, deadline=None,
+        settings=settings(max_examples=EXAMPLES, stateful_step_count=25, deadline=None,
                           suppress_health_check=list(HealthCheck), print_blob=True),
     )

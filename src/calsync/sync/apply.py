@@ -188,7 +188,7 @@ class Outbound:
 
     def _event_for(self, session: Session, account: SyncAccount, activity: Activity, link: SyncLink | None) -> Event:
         details = repo.details_for(session, activity, self.base_url) if account.include_details else ""
-        keep_private = account.private_events == "everyone" and link is not None and link.event_private
+        keep_private = account.private_events == "everyone" and link is not None and link.origin == "calendar" and link.event_private
         return to_event(
             fields_of(activity), calendar_id=account.calendar_id or "", activity_uuid=activity.uuid,
             event_id=link.event_id if link else "", details=details, keep_private=keep_private,

@@ -101,8 +101,8 @@ def norm_text(value: str | None, limit: int) -> str:
 
 
 def norm_line(value: str | None, limit: int) -> str:
-    """One line: any whitespace run becomes one space."""
-    return " ".join((value or "").split())[:limit].strip()
+    """One line: any whitespace run becomes one space; NULs (which PostgreSQL refuses) go."""
+    return " ".join((value or "").replace("\x00", "").split())[:limit].strip()
 
 
 def html_to_text(value: str) -> str:
