@@ -1,0 +1,63 @@
+"""POST /api/v1/calendar-sync/connect with a CalDAV account, over HTTP against the served app and
+a real Radicale: what a user of the API sees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from calsync.crm.services import accounts as crm_accounts
+from calsync.store import migrate
+from calsync.store.db import session_scope
+from calsync.web.context import AppContext
+from tests.conftest import _settings
+from tests.support.live import serve
+from tests.support.radicale import DavServer
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[httpx.Client]:
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    migrate.upgrade(url)
+    settings = _settings(tmp_path, url)
+    context = AppContext.build(settings)
+    with session_scope(context.sessions) as s:
+        _, token = crm_accounts.add_user(s, context.box, email="ann@acme.test", password="password-123",
+                                         company_name="Acme")
+    from calsync.web.app import create_app
+
+    with serve(create_app(settings)) as base, httpx.Client(base_url=base, headers={"X-Api-Token": token},
+                                                           timeout=60) as client:
+        yield client
+    context.engine.dispose()
+
+
+def test_connect_caldav_over_the_api(api: httpx.Client, radicale: DavServer) -> None:
+    calendar = radicale.make_calendar("alice", "api-work", display="API Work")
+    response = api.post("/api/v1/calendar-sync/connect", json={
+        "provider": "caldav", "url": radicale.url, "username": "alice", "password": "alice-pass-1",
+        "calendar": "API Work"})
+    assert response.status_code == 201, response.text
+    state = api.get("/api/v1/calendar-sync").json()["data"]
+    assert state["connected"] and state["provider"] == "caldav"
+    assert state["calendar_id"] == calendar and state["calendar_name"] == "API Work"
+    assert "alice-pass-1" not in api.get("/api/v1/calendar-sync").text
+    listed = api.get("/api/v1/calendar-sync/calendars").json()
+    assert calendar in [c["id"] for c in listed["data"]]
+
+
+@pytest.mark.parametrize("params, field, needle", [
+    ({"password": "wrong-password"}, "password", "refused the user name or password"),
+    ({"url": "imaps://imap.example.com"}, "url", "not supported: calendar sync needs a Google, Microsoft 365 or CalDAV"),
+    ({"calendar": "Nope"}, "calendar", "there is no calendar 'Nope'"),
+])
+def test_connect_errors_are_422_with_the_field_and_what_to_fix(
+        api: httpx.Client, radicale: DavServer, params: dict[str, str], field: str, needle: str) -> None:
+    body = {"provider": "caldav", "url": radicale.url, "username": "alice", "password": "alice-pass-1", **params}
+    response = api.post("/api/v1/calendar-sync/connect", json=body)
+    assert response.status_code == 422, response.text
+    assert needle in response.text
+    assert field in response.text
