@@ -146,7 +146,9 @@ class MemoryCalendarServer:
 
     def add_calendar(self, account: str, calendar_id: str, name: str, *, primary: bool = False, writable: bool = True) -> None:
         with self._lock:
-            self.accounts.setdefault(account, {})[calendar_id] = _Calendar(CalendarInfo(calendar_id, name, writable, primary))
+            if account not in self.accounts:
+                self.ensure_account(account)  # every account has its primary calendar
+            self.accounts[account][calendar_id] = _Calendar(CalendarInfo(calendar_id, name, writable, primary))
 
     def fail(self, kind: str, times: int = 1, method: str | None = None, retry_after: float = 1.0) -> None:
         """The next `times` calls (of `method`, or any) fail with `kind`: 5xx, 429, timeout, auth."""

@@ -63,11 +63,11 @@ class SyncEngine:
             return self._locks.setdefault(account_id, threading.Lock())
 
     def run(self, account_id: int, *, trigger: str = "manual", full: bool = False,
-            progress: Callable[[int, int], None] | None = None) -> RunSummary:
-        """Never two runs of one account at once: a second caller gets status "busy".
-        `progress(done, total)` is called as provider writes go out."""
+            progress: Callable[[int, int], None] | None = None, wait: float = 0.0) -> RunSummary:
+        """Never two runs of one account at once: a second caller waits up to `wait` seconds for
+        the running one, then gets status "busy". `progress(done, total)` follows provider writes."""
         lock = self._lock(account_id)
-        if not lock.acquire(blocking=False):
+        if not (lock.acquire(timeout=wait) if wait > 0 else lock.acquire(blocking=False)):
             return RunSummary(account_id, status="busy", message="a sync of this account is already running")
         try:
             return self._run(account_id, trigger, full, progress)
@@ -140,7 +140,8 @@ class SyncEngine:
             session = self.sessions()
             try:
                 account = session.get(SyncAccount, account_id)
-                assert account is not None
+                if account is None:
+                    raise LookupError("account removed")
                 provider = self.opener(account)
             finally:
                 session.close()
@@ -161,17 +162,29 @@ class SyncEngine:
             self._finish(summary, "provider_error", exc.message, now)
         except Conflict:
             self._finish(summary, "retry", "activities changed while syncing: synced again shortly", now)
+        except Exception:
+            if self._exists(account_id):
+                raise
+            summary.status, summary.message = "missing", "the calendar connection was removed during the run"
         finally:
             if provider is not None:
                 provider.close()
         return summary
+
+    def _exists(self, account_id: int) -> bool:
+        session = self.sessions()
+        try:
+            return session.get(SyncAccount, account_id) is not None
+        finally:
+            session.close()
 
     def _decide_and_commit(self, provider: CalendarProvider, account_id: int, full: bool, policy: DeletionPolicy,
                            summary: RunSummary, now: dt.datetime, outbound: Outbound) -> bool:
         session = self.sessions()
         try:
             account = session.get(SyncAccount, account_id)
-            assert account is not None
+            if account is None:
+                raise LookupError("account removed")
             pulled, cursor = self._pull(provider, account, full, now, summary)
             links = repo.link_rows(session, account)
             crm = repo.crm_state(session, account, links, pulled)

@@ -105,7 +105,7 @@ def sync_now(wait: bool = Query(False), full: bool = Query(False), user: User = 
         else:
             _request_sync(context, account_id, "manual")
         return JSONResponse(ok({"queued": True}), status_code=202)
-    summary = engine_for(context).run(account_id, trigger="manual", full=full)
+    summary = engine_for(context).run(account_id, trigger="manual", full=full, wait=120.0)
     return JSONResponse(ok(summary.as_dict()))
 
 
