@@ -164,6 +164,8 @@ def test_list_filters_paging_done_and_bulk_done(page: Page, live_url: str, peopl
     page.get_by_label("From", exact=True).fill(monday.isoformat())
     page.get_by_label("To", exact=True).fill(monday.isoformat())
     page.get_by_label("To", exact=True).dispatch_event("change")
+    expect(rows).to_have_count(12)  # Monday: 11 calls and the task (the table is swapped in by htmx)
+    expect(page).to_have_url(re.compile(r"end=" + monday.isoformat()))
     page.get_by_label("Select Call 00").check()
     page.get_by_label("Select Call 05").check()
     page.get_by_role("button", name="Mark selected done").click()
