@@ -152,7 +152,7 @@ def sync(
             task = bar.add_task(f"syncing {name}", total=None)
             summary = engine.run(account_id, trigger="cli", full=full, progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
             bar.remove_task(task)
-            console.print(f"{name}: {summary.line()}", highlight=False)
+            console.print(f"{name}: {summary.line()}", highlight=False, soft_wrap=True)
             failed = failed or summary.status not in ("ok",)
     if failed:
         raise typer.Exit(code=1)

@@ -45,12 +45,13 @@ class EmbeddedRunner:
     """A timer thread and one worker thread; requests are a heap of (due time, account)."""
 
     def __init__(self, context: AppContext, engine: SyncEngine | None = None, *, interval: float | None = None,
-                 debounce: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 debounce: float | None = None, retry_base: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.context = context
         self.engine = engine or engine_for(context)
         self.interval = float(interval if interval is not None else context.settings.sync_interval_seconds)
         self.debounce = float(debounce if debounce is not None else context.settings.sync_debounce_seconds)
         self.clock = clock
+        self.retry_base = retry_base
         self._heap: list[tuple[float, int, str]] = []
         self._due: dict[int, float] = {}
         self._failures: dict[int, int] = {}
@@ -114,7 +115,7 @@ class EmbeddedRunner:
             session.close()
         for account_id in ids:
             offset = (account_id * 7919) % max(1, int(self.interval))
-            self.request_sync(account_id, "schedule", delay=(offset if not initial else min(offset, 5.0)))
+            self.request_sync(account_id, "schedule", delay=(offset if not initial else offset % 3))
 
     def _next(self) -> tuple[int, str] | None:
         """The next due request, or None after waiting up to a second."""
@@ -157,7 +158,7 @@ class EmbeddedRunner:
         elif summary.status in ("provider_error", "retry"):
             failures = self._failures.get(account_id, 0) + 1
             self._failures[account_id] = failures
-            backoff = min(MAX_BACKOFF, 5.0 * 2 ** (failures - 1))
+            backoff = min(MAX_BACKOFF, self.retry_base * 2 ** (failures - 1))
             self.request_sync(account_id, "retry", delay=max(backoff, summary.retry_after or 0.0))
         else:  # ok, auth_error (waits for reconnect), needs_confirmation (waits for the user), paused
             self._failures.pop(account_id, None)
