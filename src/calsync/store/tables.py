@@ -139,7 +139,9 @@ class Deal(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
-_RANGE_COVER = ("span_end", "all_day", "visibility", "deal_id", "person_id", "org_id")
+# `id` too: PostgreSQL indexes do not hold the primary key by themselves (SQLite's do), and
+# without it a page of ids cannot be an index-only scan there.
+_RANGE_COVER = ("span_end", "all_day", "visibility", "deal_id", "person_id", "org_id", "id")
 
 
 class Activity(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 02:02:48.979498
+Create Date: 2026-11-28 02:20:26.210047
 """
 from alembic import op
 import sqlalchemy as sa
@@ -240,12 +240,12 @@ def upgrade() -> None:
     sa.UniqueConstraint('uuid', name=op.f('uq_activities_uuid'))
     )
     with op.batch_alter_table('activities', schema=None) as batch_op:
-        batch_op.create_index('ix_activities_company_long', ['company_id', 'is_long', 'deleted', 'span_start', 'span_end', 'all_day', 'visibility', 'deal_id', 'person_id', 'org_id', 'owner_id'], unique=False)
-        batch_op.create_index('ix_activities_company_span', ['company_id', 'deleted', 'span_start', 'span_end', 'all_day', 'visibility', 'deal_id', 'person_id', 'org_id', 'owner_id'], unique=False)
+        batch_op.create_index('ix_activities_company_long', ['company_id', 'is_long', 'deleted', 'span_start', 'span_end', 'all_day', 'visibility', 'deal_id', 'person_id', 'org_id', 'id', 'owner_id'], unique=False)
+        batch_op.create_index('ix_activities_company_span', ['company_id', 'deleted', 'span_start', 'span_end', 'all_day', 'visibility', 'deal_id', 'person_id', 'org_id', 'id', 'owner_id'], unique=False)
         batch_op.create_index('ix_activities_company_updated', ['company_id', 'updated_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_activities_deal_id'), ['deal_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_activities_org_id'), ['org_id'], unique=False)
-        batch_op.create_index('ix_activities_owner_span', ['owner_id', 'deleted', 'span_start', 'span_end', 'all_day', 'visibility', 'deal_id', 'person_id', 'org_id', 'company_id'], unique=False)
+        batch_op.create_index('ix_activities_owner_span', ['owner_id', 'deleted', 'span_start', 'span_end', 'all_day', 'visibility', 'deal_id', 'person_id', 'org_id', 'id', 'company_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_activities_person_id'), ['person_id'], unique=False)
         batch_op.create_index('ix_activities_series', ['owner_id', 'series_uid'], unique=False)
 
