@@ -174,3 +174,41 @@ def test_list_filters_paging_done_and_bulk_done(page: Page, live_url: str, peopl
     expect(rows).to_have_count(3)
     page.get_by_label("Status").select_option("open")
     expect(page.locator("#activities")).not_to_contain_text("Send proposal")
+
+
+def test_calendar_shows_and_saves_times_in_the_users_time_zone(page: Page, live_url: str, people, context) -> None:  # type: ignore[no-untyped-def]
+    """The browser runs in UTC; the user lives in New York: the calendar speaks New York time."""
+    from zoneinfo import ZoneInfo
+
+    ann = people.add("ann@example.com", timezone="America/New_York")
+    monday = next_monday()
+    york = ZoneInfo("America/New_York")
+    start = dt.datetime.combine(monday, dt.time(9), york)
+    meeting = add_activity(context, ann, subject="Standup in New York", type="meeting",
+                           start=start.isoformat(), end=(start + dt.timedelta(hours=1)).isoformat())
+    sign_in(page, live_url, "ann@example.com")
+    page.goto(f"{live_url}/calendar?view=timeGridWeek&date={monday}")
+    expect(page.get_by_text("Times in America/New_York")).to_be_visible()
+    event = page.locator(f'.fc-event[data-activity-id="{meeting}"]')
+    expect(event).to_contain_text("09:00 - 10:00")
+    event.click()
+    expect(page.locator("#d-when")).to_contain_text("09:00–10:00")
+    hour = page.locator(".fc-timegrid-slot").nth(1).bounding_box()["height"] * 2  # type: ignore[index]
+    drag(page, event, 0, 2 * hour)
+    expect(page.locator("#toast")).to_contain_text("moved")
+    moved = dt.datetime.combine(monday, dt.time(11), york).astimezone(dt.timezone.utc)
+    assert activity(context, meeting)["start_at"] == moved
+    assert activity(context, meeting)["timezone"] == "America/New_York"
+    expect(event).to_contain_text("11:00 - 12:00")
+
+    # Clicking an empty slot opens the editor at that time, in the user's zone.
+    tuesday = monday + dt.timedelta(days=1)
+    column = page.locator(f'.fc-timegrid-col[data-date="{tuesday}"]').bounding_box()
+    lane = page.locator('.fc-timegrid-slot-lane[data-time="14:00:00"]').bounding_box()
+    assert column is not None and lane is not None
+    page.mouse.click(column["x"] + column["width"] / 2, lane["y"] + lane["height"] / 2)
+    expect(page).to_have_url(re.compile(r"/activities/new\?"))
+    expect(page.get_by_label("Start date")).to_have_value(tuesday.isoformat())
+    expect(page.get_by_label("Start time")).to_have_value("14:00")
+    expect(page.get_by_label("End time")).to_have_value("14:30")
+    expect(page.get_by_label("Time zone")).to_have_value("America/New_York")

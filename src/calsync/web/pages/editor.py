@@ -39,11 +39,16 @@ def _blank_form(user: User, request: Request) -> dict[str, Any]:
     now = dt.datetime.now(tz).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
     start, end = now, now + dt.timedelta(minutes=30)
     all_day = params.get("all_day") == "true"
+    def read(value: str) -> dt.datetime:
+        """A date, or a date-time (wall clock in the user's zone unless it has an offset)."""
+        parsed = dt.datetime.fromisoformat(value if "T" in value else value + "T00:00")
+        return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed.astimezone(tz)
+
     try:
         if params.get("start"):
-            start = dt.datetime.fromisoformat(params["start"]).astimezone(tz) if "T" in params["start"] else dt.datetime.fromisoformat(params["start"] + "T00:00").replace(tzinfo=tz)
+            start = read(params["start"])
         if params.get("end"):
-            end = dt.datetime.fromisoformat(params["end"]).astimezone(tz) if "T" in params["end"] else dt.datetime.fromisoformat(params["end"] + "T00:00").replace(tzinfo=tz) - dt.timedelta(days=1)
+            end = read(params["end"]) - (dt.timedelta(days=1) if all_day else dt.timedelta(0))
         elif params.get("start"):
             end = start + (dt.timedelta(0) if all_day else dt.timedelta(minutes=30))
     except ValueError:

@@ -1,5 +1,8 @@
 // The calendar view: FullCalendar reading GET /api/v1/calendar (at most 500 per range) and
 // saving drags and resizes through PATCH /api/v1/activities/{id}; refused changes are reverted.
+// Times show in the user's profile time zone: FullCalendar runs with that named zone and no
+// zone plugin, so it works on wall-clock times ("UTC-coerced" dates); wall() and fromWall()
+// convert between instants and wall-clock times in that zone with the browser's Intl data.
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("calendar-config").textContent);
@@ -8,6 +11,9 @@
   var capped = document.getElementById("capped");
   var loading = document.getElementById("loading");
   var params = new URLSearchParams(window.location.search);
+  var ZONE = config.timezone || "UTC";
+  var wallParts = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
   var SYNC = { synced: "Synced", pending: "Pending", error: "Sync error", not_synced: "Not synced", no_account: "No calendar connected" };
 
   ownerSelect.value = params.get("owner") || "me";
@@ -28,6 +34,26 @@
     return text;
   }
 
+  // An instant (Date or ISO string with offset) -> "YYYY-MM-DDTHH:mm:ss" on the wall clock in ZONE.
+  function wall(instant) {
+    var parts = {};
+    wallParts.formatToParts(new Date(instant)).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute + ":" + parts.second;
+  }
+
+  // A wall-clock time in ZONE -> the instant (Date). Two passes settle DST edges.
+  function fromWall(text) {
+    var guess = new Date(text + "Z");
+    var offset = new Date(wall(guess) + "Z") - guess;
+    var instant = new Date(guess.getTime() - offset);
+    var second = new Date(wall(instant) + "Z") - instant;
+    return second === offset ? instant : new Date(guess.getTime() - second);
+  }
+
+  // FullCalendar's dates in a named zone without plugin carry the wall time in their UTC fields.
+  function wallOf(date) { return date.toISOString().slice(0, 19); }
+  function dayOf(date) { return date.toISOString().slice(0, 10); }
+
   function canEdit(a) {
     if (a.redacted) return false;
     return a.owner_id === config.me || (config.isAdmin && !a.private);
@@ -41,7 +67,8 @@
     if (a.read_only) classes.push("ev-readonly");
     if (a.done) classes.push("ev-done");
     return {
-      id: String(a.id), title: a.redacted ? "Busy" : a.subject, start: a.start, end: a.end, allDay: a.all_day,
+      id: String(a.id), title: a.redacted ? "Busy" : a.subject, allDay: a.all_day,
+      start: a.all_day ? a.start : wall(a.start), end: a.all_day ? a.end : wall(a.end),
       backgroundColor: color, borderColor: a.read_only ? "#5b3fa0" : color, classNames: classes,
       editable: canEdit(a), extendedProps: { activity: a },
     };
@@ -58,7 +85,7 @@
   }
 
   function loadEvents(info, success, failure) {
-    var query = new URLSearchParams({ start: info.startStr, end: info.endStr });
+    var query = new URLSearchParams({ start: wallOf(info.start), end: wallOf(info.end), timezone: ZONE });
     var owner = ownerParam();
     if (owner) query.set("owner_id", owner);
     loading.hidden = false;
@@ -103,23 +130,20 @@
   }
 
   function describeTime(a) {
-    var options = { weekday: "short", day: "numeric", month: "short", year: "numeric" };
     if (a.all_day) {
-      var last = new Date(a.end + "T00:00:00");
-      last.setDate(last.getDate() - 1);
-      var first = new Date(a.start + "T00:00:00");
-      var text = first.toLocaleDateString(undefined, options);
-      if (last > first) text += " – " + last.toLocaleDateString(undefined, options);
+      var days = { weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: "UTC" };
+      var first = new Date(a.start + "T00:00:00Z");
+      var last = new Date(new Date(a.end + "T00:00:00Z").getTime() - 86400000);
+      var text = first.toLocaleDateString(undefined, days);
+      if (last > first) text += " – " + last.toLocaleDateString(undefined, days);
       return text + " (all day)";
     }
+    var options = { weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: ZONE };
+    var timeOptions = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: ZONE };
     var start = new Date(a.start), end = new Date(a.end);
-    var timeOptions = { hour: "2-digit", minute: "2-digit" };
     return start.toLocaleDateString(undefined, options) + ", " + start.toLocaleTimeString(undefined, timeOptions) +
       "–" + end.toLocaleTimeString(undefined, timeOptions);
   }
-
-  function pad(n) { return (n < 10 ? "0" : "") + n; }
-  function localDate(d) { return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()); }
 
   async function saveMove(info) {
     var event = info.event;
@@ -127,10 +151,10 @@
     var body;
     if (event.allDay) {
       var end = event.end ? event.end : new Date(event.start.getTime() + 86400000);
-      body = { all_day: true, start: localDate(event.start), end: localDate(end) };
+      body = { all_day: true, start: dayOf(event.start), end: dayOf(end) };
     } else {
       var endAt = event.end ? event.end : new Date(event.start.getTime() + 3600000);
-      body = { all_day: false, start: event.start.toISOString(), end: endAt.toISOString() };
+      body = { all_day: false, start: fromWall(wallOf(event.start)).toISOString(), end: fromWall(wallOf(endAt)).toISOString() };
     }
     var result = await calsync.api("PATCH", "/api/v1/activities/" + a.id, body);
     if (!result.ok) {
@@ -143,6 +167,8 @@
   }
 
   var calendar = new FullCalendar.Calendar(el, {
+    timeZone: ZONE,
+    now: function () { return wall(new Date()); },
     initialView: params.get("view") || (window.innerWidth < 640 ? "timeGridDay" : "timeGridWeek"),
     initialDate: params.get("date") || undefined,
     headerToolbar: { left: "prev,next today", center: "title", right: "timeGridDay,timeGridWeek,dayGridMonth" },
@@ -211,13 +237,15 @@
     eventDrop: saveMove,
     eventResize: saveMove,
     select: function (info) {
-      var query = new URLSearchParams({ start: info.startStr, end: info.endStr, all_day: info.allDay ? "true" : "false" });
+      var query = info.allDay
+        ? new URLSearchParams({ start: dayOf(info.start), end: dayOf(info.end), all_day: "true" })
+        : new URLSearchParams({ start: wallOf(info.start), end: wallOf(info.end), all_day: "false" });
       window.location.href = "/activities/new?" + query.toString();
     },
     datesSet: function (info) {
       var next = new URLSearchParams(window.location.search);
       next.set("view", info.view.type);
-      next.set("date", localDate(info.view.currentStart));
+      next.set("date", dayOf(info.view.currentStart));
       history.replaceState(null, "", "/calendar?" + next.toString());
     },
   });
