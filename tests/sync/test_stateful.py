@@ -421,6 +421,7 @@ class SyncMachine(RuleBasedStateMachine):
             return act is not None and act.owner_id != self.h.users[self.a]
 
 
+@pytest.mark.timeout(max(300, EXAMPLES))  # `make soak` runs far longer than the default limit
 def test_random_sequences_keep_both_sides_in_step() -> None:
     from unittest import mock
 

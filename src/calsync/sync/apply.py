@@ -204,7 +204,7 @@ class Outbound:
             link = repo.find_link(session, account.id, d.key) if d.key else repo.link_for_activity(session, account.id, activity.id)
             if d.kind == "push_create" and link is not None:
                 return
-            if d.kind == "push_update" and (link is None or link.status != "linked"):
+            if d.kind == "push_update" and (link is None or link.status not in ("linked", "error")):
                 return
             event = self._event_for(session, account, activity, link)
             send = account.send_invitations

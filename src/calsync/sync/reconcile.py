@@ -269,8 +269,9 @@ def _fresh_link(key: EventKey, item: CrmItem) -> LinkState:
 
 def _missing_is_gone(link: LinkState, pulled: Pulled) -> bool:
     """Whether a link absent from this listing is proven gone (complete evidence only)."""
-    in_window = link.event_end is None or (pulled.window.start < link.event_end and (
-        not link.key.recurrence_id or link.event_end <= pulled.window.end + dt.timedelta(days=1)))
+    # Only what the listing had to contain counts: events that end inside the window. Events
+    # further out than the horizon are gone only by tombstone, whatever the provider lists.
+    in_window = link.event_end is None or pulled.window.start < link.event_end <= pulled.window.end
     if link.key.recurrence_id and link.key.event_id in pulled.complete_series:
         return in_window
     return pulled.full and in_window
