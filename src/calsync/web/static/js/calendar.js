@@ -175,10 +175,9 @@
     buttonText: { today: "Today", day: "Day", week: "Week", month: "Month" },
     firstDay: 1,
     nowIndicator: true,
-    height: "auto",
-    scrollTime: "08:00:00",
-    slotMinTime: "06:00:00",
-    slotMaxTime: "22:00:00",
+    // The whole day (nothing at 23:00 may hide), scrolled to the morning.
+    contentHeight: window.innerWidth < 640 ? 560 : 780,
+    scrollTime: "07:00:00",
     dayMaxEvents: true,
     eventDisplay: "block",
     eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
