@@ -52,6 +52,10 @@ def test_cookie_requests_need_the_token_api_token_requests_do_not(client: TestCl
     # An API token needs no CSRF token, even with the session cookie present.
     headers = {**people.headers("ann@example.com")}
     assert client.post("/api/v1/activities", json=BODY, headers=headers).status_code == 201
+    # A page is never exempt, whatever token the request names (the page reads the session).
+    forged = client.post("/activities/new?api_token=anything", data={"subject": "Forged", "start_date": "2030-01-07"},
+                         headers={"X-Api-Token": "anything"}, follow_redirects=False)
+    assert forged.status_code == 403
     # GETs are never blocked.
     assert client.get("/api/v1/activities").status_code == 200
 

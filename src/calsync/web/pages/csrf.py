@@ -2,9 +2,9 @@
 
 A per-session token lives in the session; pages put it in a `<meta name="csrf-token">` tag,
 in a hidden `csrf_token` form field, and htmx/fetch send it as the `X-CSRF-Token` header.
-Every POST/PUT/PATCH/DELETE made with a signed-in session cookie must carry it; requests
-authenticated by an API token (`X-Api-Token`) carry no ambient credential and are exempt, and
-so is the CalDAV server under /dav (HTTP Basic auth, no cookie)."""
+Every POST/PUT/PATCH/DELETE made with a signed-in session cookie must carry it; REST API
+requests authenticated by an API token carry no ambient credential and are exempt, and so is
+the CalDAV server under /dav (HTTP Basic auth, no cookie)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,12 @@ class CsrfMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         session = scope.get("session") or {}
-        uses_token = b"x-api-token" in headers or b"api_token=" in scope.get("query_string", b"")
+        # Only the REST API authenticates by token, and it then ignores the cookie altogether
+        # (web/deps.py current_user), so a token request there cannot ride on the session.
+        # Pages read only the session: a token (or a forged ?api_token=) never exempts them.
+        uses_token = scope["path"].startswith("/api/") and (
+            b"x-api-token" in headers or b"api_token=" in scope.get("query_string", b"")
+        )
         if uses_token or not session.get("user_id"):
             await self.app(scope, receive, send)
             return
