@@ -309,9 +309,11 @@ def decide(
         if key not in live and key not in ignored:
             _first_sight(plan, s, event, crm, taken, now)
     for item in crm.unlinked:
-        if item.id in taken or item.deleted or item.owner_id != s.owner_id or item.origin != "crm":
+        # unlinked: CRM-born items not pushed yet, and calendar-born ones restored from the
+        # trash or left behind by a calendar switch (they are CRM activities now)
+        if item.id in taken or item.deleted or item.owner_id != s.owner_id or item.read_only:
             continue
-        if not s.pushes(item.type_key) or item.fields.ends_before(now):
+        if (item.origin == "crm" and not s.pushes(item.type_key)) or item.fields.ends_before(now):
             continue
         plan.add("push_create", activity_id=item.id)
     _guard(plan, links, pulled, live, gone, policy)

@@ -103,7 +103,7 @@ def crm_state(session: Session, account: SyncAccount, links: list[SyncLink], pul
             select(Activity).where(
                 Activity.owner_id == account.user_id,
                 Activity.deleted.is_(False),
-                Activity.origin == "crm",
+                Activity.read_only.is_(False),
                 Activity.id.not_in(any_link),
             )
         )
