@@ -18,6 +18,7 @@ from calsync.crm.services import activities as activity_service
 from calsync.crm.services.activity_queries import ListFilters, list_activities, owner_filter, present, resolve_range
 from calsync.crm.services.activity_types import type_by_key
 from calsync.store.tables import User
+from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
 from calsync.web.pages.rendering import page_user, render
 from calsync.web.pages.views import ids, lookups, when
@@ -136,7 +137,7 @@ def bulk_done(
 @router.post("/activities/{activity_id}/done")
 def toggle_done(
     request: Request,
-    activity_id: int,
+    activity_id: ItemId,
     done: str | None = Form(None),
     user: User = Depends(page_user),
     session: Session = Depends(get_session),

@@ -12,6 +12,7 @@ from calsync.crm.errors import CrmError
 from calsync.crm.schemas import ActivityTypeIn, ActivityTypeUpdate
 from calsync.crm.services import activity_types
 from calsync.store.tables import User
+from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
 from calsync.web.pages.rendering import ICONS, page_user, render, see_other
 
@@ -57,7 +58,7 @@ def add_type(
 @router.post("/admin/activity-types/{type_id}")
 def change_type(
     request: Request,
-    type_id: int,
+    type_id: ItemId,
     name: str | None = Form(None),
     color: str | None = Form(None),
     icon: str | None = Form(None),

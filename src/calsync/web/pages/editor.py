@@ -19,6 +19,7 @@ from calsync.crm.services import activities as activity_service
 from calsync.crm.services.activity_queries import present
 from calsync.crm.timing import is_valid_zone
 from calsync.store.tables import Deal, Organization, Person, User
+from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
 from calsync.web.pages.rendering import page_user, render, see_other
 from calsync.web.pages.views import lookups, selectable_items, when
@@ -188,7 +189,7 @@ def _item(session: Session, user: User, activity_id: int) -> ActivityOut:
 
 
 @router.get("/activities/{activity_id}")
-def edit_form(request: Request, activity_id: int, user: User = Depends(page_user), session: Session = Depends(get_session)) -> HTMLResponse:
+def edit_form(request: Request, activity_id: ItemId, user: User = Depends(page_user), session: Session = Depends(get_session)) -> HTMLResponse:
     try:
         item = _item(session, user, activity_id)
     except CrmError as exc:
@@ -197,7 +198,7 @@ def edit_form(request: Request, activity_id: int, user: User = Depends(page_user
 
 
 @router.post("/activities/{activity_id}")
-async def save(request: Request, activity_id: int, user: User = Depends(page_user), session: Session = Depends(get_session)) -> Response:
+async def save(request: Request, activity_id: ItemId, user: User = Depends(page_user), session: Session = Depends(get_session)) -> Response:
     values = await _read_form(request)
     try:
         if not values["all_day"] and not is_valid_zone(values["timezone"]):
@@ -221,7 +222,7 @@ async def save(request: Request, activity_id: int, user: User = Depends(page_use
 
 
 @router.post("/activities/{activity_id}/delete")
-def delete(request: Request, activity_id: int, user: User = Depends(page_user), session: Session = Depends(get_session)) -> Response:
+def delete(request: Request, activity_id: ItemId, user: User = Depends(page_user), session: Session = Depends(get_session)) -> Response:
     try:
         activity_service.delete_activity(session, user, activity_id, source="ui")
         session.commit()

@@ -17,6 +17,7 @@ from calsync.crm.errors import CrmError
 from calsync.crm.services import activities as activity_service
 from calsync.crm.services.activity_queries import present, trash
 from calsync.store.tables import User
+from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
 from calsync.web.pages.rendering import page_user, render
 from calsync.web.pages.views import lookups, when
@@ -72,7 +73,7 @@ def settings_page(request: Request, user: User = Depends(page_user), session: Se
 
 
 @router.post("/settings/calendar-sync/trash/{activity_id}/restore")
-def restore(request: Request, activity_id: int, user: User = Depends(page_user), session: Session = Depends(get_session)) -> HTMLResponse:
+def restore(request: Request, activity_id: ItemId, user: User = Depends(page_user), session: Session = Depends(get_session)) -> HTMLResponse:
     """Restores one activity from the trash (htmx) and answers with the trash list."""
     message, error = None, None
     try:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from calsync.crm.permissions import can_see_item
-from calsync.crm.schemas import ActivityOut
+from calsync.crm.schemas import MAX_ID, ActivityOut
 from calsync.crm.services.accounts import company_users
 from calsync.crm.services.activity_types import list_types
 from calsync.store.tables import ActivityType, Deal, Organization, Person, User
@@ -91,5 +91,5 @@ def selectable_items(session: Session, viewer: User, model: type[Deal] | type[Pe
 
 
 def ids(values: Iterable[str]) -> list[int]:
-    """Form values that are ids; anything else is ignored."""
-    return [int(v) for v in values if v.isdigit()]
+    """Form values that are ids (1 .. the largest database integer); anything else is ignored."""
+    return [int(v) for v in values if v.isdigit() and 1 <= int(v) <= MAX_ID]
