@@ -12,6 +12,7 @@ import time
 
 BENCHES: list[str] = [
     "calendar_bench",
+    "caldav_vs_vdirsyncer",
 ]
 
 

@@ -28,10 +28,7 @@ class RequestCounter:
     def hit(self, request: httpx.Request) -> None:
         with self._lock:
             self.total += 1
-            label = request.method
-            if request.method == "REPORT":
-                label = "REPORT"
-            self.by_method[label] += 1
+            self.by_method[request.method] += 1
 
     def reset(self) -> None:
         with self._lock:

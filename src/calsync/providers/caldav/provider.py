@@ -116,8 +116,6 @@ class CalDavProvider:
             for event in expanded.events:
                 if event.activity_uuid == activity_uuid:
                     return event
-            if expanded.series_id is None and not expanded.skipped:
-                continue
         return None
 
     # -------------------------------------------------------------- writing
