@@ -63,6 +63,9 @@ def test_demo_company_in_every_view(page: Page, demo_url: str) -> None:
     page.get_by_label("Show activities of").select_option("everyone")
     page.get_by_role("button", name="Month", exact=True).click()
     expect(page.locator(".fc-event").first).to_be_visible()
+    page.goto(f"{demo_url}/calendar?view=dayGridMonth&date={week + dt.timedelta(days=10)}&owner=everyone")
+    expect(page.get_by_label("Show activities of")).to_have_value("everyone")
+    expect(page.locator(".fc-event").first).to_be_visible()
     shoot(page, "demo-calendar-month-everyone", docs=True)
 
     page.goto(f"{demo_url}/activities?start={week}")
