@@ -199,3 +199,16 @@ END:VCALENDAR""")
     assert [s.astimezone(UTC) for s in ny] == [  # type: ignore[union-attr]
         dt.datetime(year, 3, 1, 14, tzinfo=UTC), dt.datetime(year, 3, 2, 14, tzinfo=UTC)]
     assert {e.timezone for e in result.events if e.series_id == floating} == {"America/New_York"}
+
+
+def test_prefetch_makes_a_batch_of_updates_one_put_each(dav: DavHarness) -> None:
+    created = [dav.provider.create_event(crm_event(dav, summary=f"e{n}"), send_invitations=False) for n in range(4)]
+    fresh = [replace(c, raw=None, summary=c.summary + " (edited)") for c in created]
+    counter = dav.provider.counter  # type: ignore[attr-defined]
+    counter.reset()
+    dav.provider.prefetch(dav.calendar_id, [c.event_id for c in fresh])  # type: ignore[attr-defined]
+    for event in fresh:
+        dav.provider.update_event(event, event.etag, send_invitations=False)
+    assert counter.total == 5 and counter.by_method["PUT"] == 4
+    stale = dav.provider.update_event(replace(fresh[0], summary="again"), None, send_invitations=False)
+    assert "SUMMARY:again" in dav.get_ics(stale.event_id)
