@@ -201,6 +201,21 @@ def test_calendar_shows_and_saves_times_in_the_users_time_zone(page: Page, live_
     assert activity(context, meeting)["timezone"] == "America/New_York"
     expect(event).to_contain_text("11:00 - 12:00")
 
+    # Resizing its end by half an hour saves the new end the same way.
+    event.hover()
+    handle = event.locator(".fc-event-resizer-end")
+    box = handle.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + hour / 2, steps=10)
+    with page.expect_response(lambda r: r.request.method == "PATCH" and f"/api/v1/activities/{meeting}" in r.url) as saved:
+        page.mouse.up()
+    assert saved.value.ok
+    expect(page.locator("#toast")).to_contain_text("resized")
+    expect(event).to_contain_text("11:00 - 12:30")
+    assert activity(context, meeting)["end_at"] == dt.datetime.combine(monday, dt.time(12, 30), york).astimezone(dt.timezone.utc)
+
     # Clicking an empty slot opens the editor at that time, in the user's zone.
     tuesday = monday + dt.timedelta(days=1)
     column = page.locator(f'.fc-timegrid-col[data-date="{tuesday}"]').bounding_box()

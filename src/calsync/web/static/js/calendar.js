@@ -162,7 +162,7 @@
       calsync.toast("Not moved: " + calsync.errorText(result), true);
       return;
     }
-    calsync.toast("Saved: " + (a.subject || "activity") + " moved.");
+    calsync.toast("Saved: " + (a.subject || "activity") + (info.delta ? " moved." : " resized."));
     calendar.refetchEvents();
   }
 
