@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from calsync.config import Settings
 from calsync.crm.errors import CrmError
 from calsync.store import migrate
-from calsync.store.tables import Activity, SyncAccount, SyncLink
+from calsync.store.tables import Activity, SyncAccount
 from calsync.sync.mapping import fields_of, to_crm
 from calsync.sync.model import Event
 from calsync.sync.reconcile import mode_for

@@ -23,7 +23,7 @@ from calsync.store.tables import SyncAccount, SyncRun
 from calsync.sync import repository as repo
 from calsync.sync.apply import Outbound, apply_inbound
 from calsync.sync.model import Event, EventKey
-from calsync.sync.provider import AuthError, CalendarProvider, CursorExpired, ProviderError, RateLimited, Window
+from calsync.sync.provider import AuthError, CalendarProvider, CursorExpired, ProviderError, Window
 from calsync.sync.reconcile import DeletionPolicy, Pulled, decide
 from calsync.sync.summary import RunSummary
 
