@@ -114,6 +114,9 @@ def serve(
         fail(str(exc))
         return
     console.print(f"calsync is serving on [bold]{settings.resolved_base_url()}[/bold]")
+    from calsync.web.runtime import settle_heap
+
+    settle_heap()
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
 
 
