@@ -37,6 +37,8 @@ def test_create_read_update_delete_restore(people, as_user) -> None:  # type: ig
     assert changed["location"] == "Room 1"  # untouched fields stay
     assert changed["updated_at"] >= created["updated_at"]
 
+    put = ok(ann.api.put(f"/api/v1/activities/{created['id']}", json={"busy": False}, headers=ann.headers))
+    assert put["busy"] is False and put["subject"] == "Kick-off v2"  # PUT (Pipedrive v1) changes only what is sent
     moved = ok(ann.patch(f"/api/v1/activities/{created['id']}", {"start": "2026-12-02T14:00:00"}))
     assert (moved["start"], moved["end"]) == ("2026-12-02T14:00:00+01:00", "2026-12-02T15:30:00+01:00")  # keeps length
 

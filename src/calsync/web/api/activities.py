@@ -103,6 +103,7 @@ def get_activity(
 
 
 @router.patch("/{activity_id}", summary="Change an activity (only the fields sent)")
+@router.put("/{activity_id}", summary="Same as PATCH (Pipedrive v1 clients send PUT with the changed fields)")
 def update_activity(
     activity_id: ItemId,
     data: ActivityUpdate,

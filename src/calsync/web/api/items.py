@@ -58,6 +58,7 @@ def _router(path: str, model: Any, create: type[BaseModel], update: type[BaseMod
         return respond(dump(service.get_visible(session, viewer, model, item_id)))
 
     @router.patch("/{item_id}", summary=f"Change a {noun} (only the fields sent)")
+    @router.put("/{item_id}", summary="Same as PATCH (Pipedrive v1 clients send PUT)")
     def update_item(
         item_id: ItemId, data: update, session: Session = Depends(get_session), viewer: User = Depends(current_user)  # type: ignore[valid-type]
     ) -> Response:
