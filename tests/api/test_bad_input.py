@@ -76,6 +76,9 @@ def test_bad_activity_bodies_are_422_with_the_field(people, as_user) -> None:  #
     refused(raw, 422, "JSON")
     empty = ann.api.post("/api/v1/activities", content=b"", headers={**ann.headers, "content-type": "application/json"})
     assert empty.status_code == 422 and empty.json()["success"] is False
+    deep = b'{"subject": "x", "start": "2026-12-01T10:00:00Z", "attendees": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    refused(ann.api.post("/api/v1/activities", content=deep, headers={**ann.headers, "content-type": "application/json"}),
+            400, "nested too deeply")
 
 
 def test_bad_ids_and_query_parameters(people, as_user) -> None:  # type: ignore[no-untyped-def]

@@ -50,6 +50,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         messages = {404: "there is nothing at this address", 405: "this method is not allowed here"}
+        if exc.detail == "There was an error parsing the body":  # FastAPI's words for unreadable JSON
+            exc.detail = "the body could not be read (not JSON, or nested too deeply): send one JSON object"
         message = exc.detail if isinstance(exc.detail, str) and exc.detail not in ("Not Found", "Method Not Allowed") else messages.get(exc.status_code, str(exc.detail))
         return JSONResponse(error_body(exc.status_code, "http_error", message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
