@@ -107,11 +107,15 @@ def test_list_filters_and_cursor_pages(people, as_user) -> None:  # type: ignore
     ben_item = ben.activity(subject="B1", start="2026-12-10T12:00:00Z", end="2026-12-10T13:00:00Z")
     long_item = ben.activity(subject="Trade fair", all_day=True, start="2026-11-20", end="2026-12-15")
 
-    everything = ok(ann.get("/api/v1/activities", limit=500))
+    everything = ok(ann.get("/api/v1/activities", owner_id="everyone", limit=500))
     assert len(everything) == 27
+    # Without owner_id the list is the caller's own activities (Pipedrive's default).
+    assert {a["owner_id"] for a in ok(ann.get("/api/v1/activities", limit=500))} == {ann.id}
+    assert len(ok(ann.get("/api/v1/activities", limit=500))) == 25
+    assert [a["subject"] for a in ok(ben.get("/api/v1/activities"))] == ["Trade fair", "B1"]
     seen, cursor, pages = [], None, 0
     while True:
-        params = {"limit": 7} | ({"cursor": cursor} if cursor else {})
+        params = {"limit": 7, "owner_id": "everyone"} | ({"cursor": cursor} if cursor else {})
         response = ann.get("/api/v1/activities", **params)
         seen += [a["id"] for a in ok(response)]
         pages += 1
@@ -128,14 +132,15 @@ def test_list_filters_and_cursor_pages(people, as_user) -> None:  # type: ignore
     calls = ok(ann.get("/api/v1/activities", type="call", limit=100))
     assert {a["subject"] for a in calls} == {f"A{d}" for d in range(1, 26, 2)}
     assert len(ok(ann.get("/api/v1/activities", type="call,email", owner_id=ann.id, limit=100))) == 25
-    done = ok(ann.get("/api/v1/activities", done="1", limit=100))
+    done = ok(ann.get("/api/v1/activities", done="1", limit=100, owner_id="everyone"))
     assert {a["subject"] for a in done} == {"A5", "A10", "A15", "A20", "A25"}
-    assert len(ok(ann.get("/api/v1/activities", done="false", limit=100))) == 22
+    assert len(ok(ann.get("/api/v1/activities", done="false", limit=100, owner_id="everyone"))) == 22
+    assert len(ok(ann.get("/api/v1/activities", done="false", limit=100))) == 20
 
-    week = ok(ann.get("/api/v1/activities", start_date="2026-12-07", end_date="2026-12-14", limit=100))
+    week = ok(ann.get("/api/v1/activities", owner_id="everyone", start_date="2026-12-07", end_date="2026-12-14", limit=100))
     assert [a["subject"] for a in week] == ["Trade fair", "A7", "A8", "A9", "A10", "B1", "A11", "A12", "A13"]
-    first = ann.get("/api/v1/activities", start_date="2026-12-07", end_date="2026-12-14", limit=5)
-    rest = ok(ann.get("/api/v1/activities", start_date="2026-12-07", end_date="2026-12-14", limit=5,
+    first = ann.get("/api/v1/activities", owner_id="everyone", start_date="2026-12-07", end_date="2026-12-14", limit=5)
+    rest = ok(ann.get("/api/v1/activities", owner_id="everyone", start_date="2026-12-07", end_date="2026-12-14", limit=5,
                       cursor=first.json()["additional_data"]["next_cursor"]))
     assert [a["subject"] for a in ok(first) + rest] == [a["subject"] for a in week]
 

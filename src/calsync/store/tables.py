@@ -123,6 +123,18 @@ class Person(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
+class PersonEmail(Base):
+    """A person's e-mail address, lowercased, one row each: attendee -> person matching is one
+    indexed lookup. Kept in step with `Person.emails` by the person service (crm/services/items.py)."""
+
+    __tablename__ = "person_emails"
+    __table_args__ = (Index("ix_person_emails_lookup", "company_id", "email", "person_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+
+
 class Deal(Base):
     __tablename__ = "deals"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -24,6 +24,7 @@ from calsync.store.tables import (
     Deal,
     Organization,
     Person,
+    PersonEmail,
     User,
     utcnow,
 )
@@ -97,30 +98,33 @@ def _set_participants(session: Session, viewer: User, activity: Activity, partic
         activity.participants.append(ActivityParticipant(person_id=item.person_id, primary=item.primary))
 
 
-def _match_person(session: Session, company_id: int, email: str) -> int | None:
-    """The person whose e-mails include this address (first match), for linking attendees."""
-    candidates = session.scalars(select(Person).where(Person.company_id == company_id))
-    for person in candidates:
-        if email.lower() in (e.lower() for e in person.emails or []):
-            return person.id
-    return None
+def _match_persons(session: Session, company_id: int, emails: list[str]) -> dict[str, int]:
+    """Lowercased e-mail -> the person it belongs to (the oldest person when several share it),
+    for linking attendees: one lookup on the `person_emails` index for the whole list."""
+    if not emails:
+        return {}
+    rows = session.execute(
+        select(PersonEmail.email, PersonEmail.person_id)
+        .where(PersonEmail.company_id == company_id, PersonEmail.email.in_(emails))
+        .order_by(PersonEmail.person_id.desc())
+    )
+    return {email: person_id for email, person_id in rows}  # the lowest id is written last
 
 
 def _set_attendees(session: Session, activity: Activity, attendees: list[AttendeeIn]) -> None:
     activity.attendees.clear()
-    seen: set[str] = set()
+    unique: dict[str, AttendeeIn] = {}
     for item in attendees:
-        email = str(item.email).lower()
-        if email in seen:
-            continue
-        seen.add(email)
+        unique.setdefault(str(item.email).lower(), item)
+    matches = _match_persons(session, activity.company_id, list(unique))
+    for email, item in unique.items():
         activity.attendees.append(
             ActivityAttendee(
                 email=email,
                 name=item.name,
                 status=item.status,
                 is_organizer=item.is_organizer,
-                person_id=_match_person(session, activity.company_id, email),
+                person_id=matches.get(email),
             )
         )
 

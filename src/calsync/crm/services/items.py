@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from calsync.crm.errors import Forbidden, Invalid, NotFound
 from calsync.crm.permissions import can_see_item, visible_items_sql
 from calsync.crm.services.accounts import user_in_company
-from calsync.store.tables import Deal, Organization, Person, User
+from calsync.crm.services.linked import SHOWN_FIELDS, touch_linked
+from calsync.store.tables import Deal, Organization, Person, PersonEmail, User
 
 Item = TypeVar("Item", Deal, Person, Organization)
 NAMES = {Deal: "deal", Person: "person", Organization: "organization"}
@@ -52,6 +53,18 @@ def _check_links(session: Session, viewer: User, values: dict[str, Any]) -> None
         user_in_company(session, viewer, values["owner_id"])
 
 
+def _sync_person_emails(session: Session, person: Person) -> None:
+    """Rewrites the person's rows in `person_emails` (lowercased, each address once) from
+    `Person.emails`, so attendee matching stays one indexed lookup."""
+    session.execute(delete(PersonEmail).where(PersonEmail.person_id == person.id))
+    seen: set[str] = set()
+    for email in person.emails or []:
+        lowered = email.lower()
+        if lowered not in seen:
+            seen.add(lowered)
+            session.add(PersonEmail(company_id=person.company_id, person_id=person.id, email=lowered))
+
+
 def create_item(session: Session, viewer: User, model: type[Item], data: BaseModel) -> Item:
     values = data.model_dump()
     _check_links(session, viewer, values)
@@ -59,6 +72,9 @@ def create_item(session: Session, viewer: User, model: type[Item], data: BaseMod
     created = model(company_id=viewer.company_id, **values)
     session.add(created)
     session.flush()
+    if isinstance(created, Person):
+        _sync_person_emails(session, created)
+        session.flush()
     return created
 
 
@@ -71,8 +87,14 @@ def update_item(session: Session, viewer: User, model: type[Item], item_id: int,
         if key in values and values[key] is None:
             raise Invalid(f"{key} cannot be null", field=key)
     _check_links(session, viewer, values)
+    shown_changed = any(getattr(found, key) != value for key, value in values.items() if key in SHOWN_FIELDS[model])
     for key, value in values.items():
         setattr(found, key, value)
+    session.flush()
+    if isinstance(found, Person) and "emails" in values:
+        _sync_person_emails(session, found)
+    if shown_changed:  # what linked activities show or push, or who sees them, changed
+        touch_linked(session, viewer, model, found.id)
     session.flush()
     return found
 
@@ -81,5 +103,6 @@ def delete_item(session: Session, viewer: User, model: type[Item], item_id: int)
     found = get_visible(session, viewer, model, item_id)
     if found.owner_id != viewer.id and not viewer.is_admin:
         raise Forbidden(f"only the {NAMES[model]}'s owner or an admin can delete it")
+    touch_linked(session, viewer, model, found.id, unlink=True)
     session.delete(found)
     session.flush()

@@ -27,7 +27,7 @@ def _one(session: Session, viewer: User, activity) -> Response:  # type: ignore[
 
 @router.get("", summary="List activities (filters, cursor pagination)")
 def list_activities(
-    owner_id: str | None = Query(None, description="a user id, or `everyone` (default)"),
+    owner_id: str | None = Query(None, description="a user id, or `everyone`; default: your own activities (as Pipedrive)"),
     type: str | None = Query(None, description="activity type key(s), comma-separated"),
     done: str | None = Query(None, description="1/true or 0/false"),
     start_date: str | None = Query(None, description="range start: a date (viewer's zone) or ISO date-time"),
@@ -39,8 +39,10 @@ def list_activities(
     session: Session = Depends(get_session),
     viewer: User = Depends(current_user),
 ) -> Response:
+    # Absent owner_id means the caller's own activities (Pipedrive's default); `everyone` means all.
+    owner = viewer if owner_id is None or not owner_id.strip() else queries.owner_filter(session, viewer, parse_owner(owner_id))
     filters = queries.ListFilters(
-        owner=queries.owner_filter(session, viewer, parse_owner(owner_id)),
+        owner=owner,
         done=parse_bool(done, "done"),
     )
     if type is not None:

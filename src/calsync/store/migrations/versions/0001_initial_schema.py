@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 02:20:26.210047
+Create Date: 2026-11-28 02:59:53.128452
 """
 from alembic import op
 import sqlalchemy as sa
@@ -189,6 +189,19 @@ def upgrade() -> None:
     with op.batch_alter_table('deals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deals_company_id'), ['company_id'], unique=False)
 
+    op.create_table('person_emails',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('company_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.ForeignKeyConstraint(['company_id'], ['companies.id'], name=op.f('fk_person_emails_company_id_companies'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_person_emails_person_id_persons'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_person_emails'))
+    )
+    with op.batch_alter_table('person_emails', schema=None) as batch_op:
+        batch_op.create_index('ix_person_emails_lookup', ['company_id', 'email', 'person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_person_emails_person_id'), ['person_id'], unique=False)
+
     op.create_table('activities',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('uuid', sa.String(length=36), nullable=False),
@@ -355,6 +368,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_activities_company_long')
 
     op.drop_table('activities')
+    with op.batch_alter_table('person_emails', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_person_emails_person_id'))
+        batch_op.drop_index('ix_person_emails_lookup')
+
+    op.drop_table('person_emails')
     with op.batch_alter_table('deals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deals_company_id'))
 
