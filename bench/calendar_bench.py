@@ -356,7 +356,9 @@ def report(runs: list[dict], command: str, requests: int) -> str:
         "The indexes also hold span_end, all_day, visibility, the deal/person/organization links and id, so the "
         "exact overlap test (written on the span columns) and the visibility rule (a CASE, so PostgreSQL does not "
         "split it into bitmap scans) are checked in the index: ordering and counting a week of ~9,600 activities "
-        "are index-only scans, and only the 500 rows shown are read from the table, by id, with SQLAlchemy Core. "
+        "are index-only scans, and a page is read in the same ordered scans with LIMIT 501, so only the rows shown "
+        "are read from the table (SQLAlchemy Core rows, only the columns shown, presented as plain dicts through "
+        "`crm.redaction.activity_row_for_viewer`, the row form of the one redaction function). "
         "`calsync serve` calls `settle_heap()` (`gc.freeze()` of what start-up allocated) before serving: "
         "without it, full garbage collections scanning every module object put ~40 ms pauses into about one "
         "request in ten (p95 roughly doubled in our runs).",

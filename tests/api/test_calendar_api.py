@@ -89,7 +89,7 @@ def test_sync_status_and_account_on_every_activity(people, as_user, context) -> 
                                  origin="crm", status=status, error=error, synced_version=version))
     ok(ann.patch(f"/api/v1/activities/{edited['id']}", {"note": "changed"}))
     for viewer in (ann, ben):
-        by_subject = {a["subject"]: a["sync"] for a in ok(viewer.get("/api/v1/activities", limit=100))}
+        by_subject = {a["subject"]: a["sync"] for a in ok(viewer.get("/api/v1/activities", owner_id="everyone", limit=100))}
         assert by_subject["synced"] == {"status": "synced", "account": "ann@dav.example", "provider": "caldav", "reason": None}
         assert by_subject["edited since"]["status"] == "pending"
         assert by_subject["failed"]["status"] == "error" and "403" in by_subject["failed"]["reason"]

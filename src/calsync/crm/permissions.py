@@ -36,7 +36,12 @@ def can_see_activity(viewer: User, activity: Activity, linked: list[LinkedItem |
 
 def is_busy_block_for(viewer: User, activity: Activity) -> bool:
     """True when the viewer must see only the time of this activity."""
-    return activity.private and activity.owner_id != viewer.id
+    return busy_block(viewer, private=activity.private, owner_id=activity.owner_id)
+
+
+def busy_block(viewer: User, *, private: bool, owner_id: int) -> bool:
+    """The busy-block rule on plain values (for rows read without the ORM)."""
+    return bool(private) and owner_id != viewer.id
 
 
 def can_edit_activity(viewer: User, activity: Activity) -> bool:

@@ -1,11 +1,15 @@
 """Turning an activity into what one viewer may read. Every read path (API, pages, exports,
-logs) goes through `activity_for_viewer`, so a private detail cannot leak through a template."""
+logs) goes through `activity_for_viewer` (or its row form `activity_row_for_viewer`, the same
+rule on a mapping of column values, for pages of up to 500 activities read without the ORM), so
+a private detail cannot leak through a template."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from calsync.crm.permissions import is_busy_block_for
+from calsync.crm.permissions import busy_block
 from calsync.crm.schemas import ActivityOut, AttendeeOut, ParticipantOut, SyncInfo
 from calsync.crm.timing import local_iso
 from calsync.store.tables import Activity, User
@@ -17,40 +21,57 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def timing_fields(activity: Activity) -> tuple[str, str]:
-    if activity.all_day:
-        assert activity.start_date and activity.end_date
-        return activity.start_date.isoformat(), activity.end_date.isoformat()
-    assert activity.start_at and activity.end_at and activity.timezone
-    return local_iso(activity.start_at, activity.timezone), local_iso(activity.end_at, activity.timezone)
+def timing_fields(activity: Activity | Mapping[str, Any]) -> tuple[str, str]:
+    values = activity if isinstance(activity, Mapping) else _Attributes(activity)
+    if values["all_day"]:
+        assert values["start_date"] and values["end_date"]
+        return values["start_date"].isoformat(), values["end_date"].isoformat()
+    assert values["start_at"] and values["end_at"] and values["timezone"]
+    return local_iso(values["start_at"], values["timezone"]), local_iso(values["end_at"], values["timezone"])
 
 
-def activity_for_viewer(
-    viewer: User, activity: Activity, type_key: str, sync: SyncInfo | None = None
-) -> ActivityOut:
-    """The activity as `viewer` may see it. A busy block keeps time, busy flag and owner only."""
-    start, end = timing_fields(activity)
-    common = dict(
-        id=activity.id,
-        uuid=activity.uuid,
-        owner_id=activity.owner_id,
-        all_day=activity.all_day,
-        start=start,
-        end=end,
-        timezone=activity.timezone,
-        busy=activity.busy,
-        visibility=activity.visibility,
-        private=activity.private,
-        read_only=activity.read_only,
-        created_at=activity.created_at.isoformat(),
-        updated_at=activity.updated_at.isoformat(),
-        deleted_at=_iso(activity.deleted_at),
-    )
-    # model_construct: the values come from the database through typed columns, so pydantic's
-    # validation would only cost time (a third of a 500-activity calendar page).
-    if is_busy_block_for(viewer, activity):
-        return ActivityOut.model_construct(
-            **common,
+class _Attributes(Mapping[str, Any]):
+    """An ORM object (or anything with attributes) read as a mapping of its column values."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self._target, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def activity_row_for_viewer(
+    viewer: User, values: Mapping[str, Any], type_key: str, sync: SyncInfo | None = None
+) -> dict[str, Any]:
+    """The activity (its column values, plus `participants` and `attendees` lists of objects
+    with attributes) as `viewer` may see it, as a plain dict shaped like `ActivityOut`.
+    A busy block keeps time, busy flag and owner only."""
+    start, end = timing_fields(values)
+    deleted_at = values["deleted_at"]
+    common = {
+        "id": values["id"],
+        "uuid": values["uuid"],
+        "owner_id": values["owner_id"],
+        "all_day": values["all_day"],
+        "start": start,
+        "end": end,
+        "timezone": values["timezone"],
+        "busy": values["busy"],
+        "visibility": values["visibility"],
+        "private": values["private"],
+        "read_only": values["read_only"],
+        "created_at": values["created_at"].isoformat(),
+        "updated_at": values["updated_at"].isoformat(),
+        "deleted_at": deleted_at.isoformat() if deleted_at else None,
+    }
+    if busy_block(viewer, private=values["private"], owner_id=values["owner_id"]):
+        common.update(
             subject=BUSY_SUBJECT,
             type="busy",
             done=False,
@@ -69,31 +90,43 @@ def activity_for_viewer(
             origin="hidden",
             sync=None,
         )
-    return ActivityOut.model_construct(
-        **common,
-        subject=activity.subject,
+        return common
+    common.update(
+        subject=values["subject"],
         type=type_key,
-        done=activity.done,
-        location=activity.location,
-        public_description=activity.public_description,
-        note=activity.note,
-        deal_id=activity.deal_id,
-        person_id=activity.person_id,
-        org_id=activity.org_id,
-        participants=[ParticipantOut.model_construct(person_id=p.person_id, primary=p.primary) for p in activity.participants],
+        done=values["done"],
+        location=values["location"],
+        public_description=values["public_description"],
+        note=values["note"],
+        deal_id=values["deal_id"],
+        person_id=values["person_id"],
+        org_id=values["org_id"],
+        participants=[{"person_id": p.person_id, "primary": p.primary} for p in values["participants"]],
         attendees=[
-            AttendeeOut.model_construct(
-                email=a.email, name=a.name, status=a.status, is_organizer=a.is_organizer, person_id=a.person_id
-            )
-            for a in activity.attendees
+            {"email": a.email, "name": a.name, "status": a.status, "is_organizer": a.is_organizer, "person_id": a.person_id}
+            for a in values["attendees"]
         ],
-        conference_meeting_url=activity.conference_url,
+        conference_meeting_url=values["conference_url"],
         redacted=False,
-        series_uid=activity.series_uid,
-        occurrence_id=activity.occurrence_id,
-        origin=activity.origin,
+        series_uid=values["series_uid"],
+        occurrence_id=values["occurrence_id"],
+        origin=values["origin"],
         sync=sync,
     )
+    return common
+
+
+def activity_for_viewer(
+    viewer: User, activity: Activity | Mapping[str, Any], type_key: str, sync: SyncInfo | None = None
+) -> ActivityOut:
+    """The activity as `viewer` may see it (`activity_row_for_viewer`, as an `ActivityOut`)."""
+    values = activity if isinstance(activity, Mapping) else _Attributes(activity)
+    shown = activity_row_for_viewer(viewer, values, type_key, sync)
+    # model_construct: the values come from the database through typed columns, so pydantic's
+    # validation would only cost time.
+    shown["participants"] = [ParticipantOut.model_construct(**p) for p in shown["participants"]]
+    shown["attendees"] = [AttendeeOut.model_construct(**a) for a in shown["attendees"]]
+    return ActivityOut.model_construct(**shown)
 
 
 def log_label(viewer: User | None, activity: Activity) -> str:

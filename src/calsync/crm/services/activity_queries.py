@@ -20,7 +20,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from calsync.crm.errors import Invalid, NotFound
 from calsync.crm.permissions import visible_activities_sql
-from calsync.crm.redaction import activity_for_viewer
+from calsync.crm.redaction import activity_for_viewer, activity_row_for_viewer
 from calsync.crm.schemas import ActivityOut
 from calsync.crm.services.activities import TRASH_DAYS
 from calsync.crm.services.sync_status import sync_infos
@@ -156,19 +156,35 @@ def _after(column: Any, value: dt.datetime, last_id: int, descending: bool = Fal
 # ---------------------------------------------------------------- loading
 
 
-class ActivityView:
-    """A read-only activity loaded with SQLAlchemy Core: the attributes of `Activity` (columns,
-    `participants`, `attendees`) without ORM identity-map bookkeeping, which costs several times
-    the query itself for a 500-activity page. Read paths hand these to `activity_for_viewer`."""
+class ActivityView(dict[str, Any]):
+    """A read-only activity loaded with SQLAlchemy Core: the column values that reading needs
+    (`_COLUMNS`) plus `participants` and `attendees`, as a dict that also answers attribute
+    access like `Activity`. No ORM identity-map bookkeeping, which costs several times the query
+    itself for a 500-activity page. Read paths hand these to the redaction module."""
 
-    participants: list[Any]
-    attendees: list[Any]
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
+
+# What presenting, sync status and cursors read; not the range-index bookkeeping (span_end,
+# is_long, deleted) nor audit columns, which would only cost type conversions on every row.
+_COLUMNS = [
+    Activity.__table__.c[name]
+    for name in (
+        "id", "uuid", "owner_id", "type_id", "subject", "all_day", "start_at", "end_at", "timezone", "start_date",
+        "end_date", "span_start", "busy", "done", "location", "public_description", "note", "deal_id", "person_id",
+        "org_id", "conference_url", "visibility", "private", "read_only", "series_uid", "occurrence_id", "origin",
+        "version", "deleted_at", "created_at", "updated_at",
+    )
+]
 
 
-_COLUMNS = list(Activity.__table__.columns)
+def _views(result: Any) -> list[ActivityView]:
+    keys = list(result.keys())
+    return [ActivityView(zip(keys, row)) for row in result]
 
 
 def page_ids(
@@ -179,13 +195,19 @@ def page_ids(
     return list(session.execute(select(Activity.id, key).where(*conditions).order_by(*order).limit(limit)))
 
 
+def page_rows(
+    session: Session, conditions: Sequence[ColumnElement[bool]], key: Any, limit: int
+) -> list[ActivityView]:
+    """The first `limit` matches by (key, id), whole: the index gives the order and checks the
+    filters, and only the rows returned are read from the table (one query, no id list)."""
+    return _views(session.execute(select(*_COLUMNS).where(*conditions).order_by(key, Activity.id).limit(limit)))
+
+
 def load_views(session: Session, ids: Sequence[int]) -> list[ActivityView]:
     """The rows of these ids, in this order."""
     if not ids:
         return []
-    result = session.execute(select(*_COLUMNS).where(Activity.id.in_(list(ids))))
-    keys = list(result.keys())
-    views = {view.id: view for view in (ActivityView(dict(zip(keys, row))) for row in result)}
+    views = {view["id"]: view for view in _views(session.execute(select(*_COLUMNS).where(Activity.id.in_(list(ids)))))}
     return [views[i] for i in ids if i in views]
 
 
@@ -195,20 +217,20 @@ def count(session: Session, conditions: Sequence[ColumnElement[bool]]) -> int:
 
 def attach_people(session: Session, views: Sequence[ActivityView]) -> None:
     """Fills participants and attendees of a page: one query each."""
-    by_id = {view.id: view for view in views}
+    by_id = {view["id"]: view for view in views}
     for view in views:
-        view.participants, view.attendees = [], []
+        view["participants"], view["attendees"] = [], []
     if not by_id:
         return
     ids = list(by_id)
     for row in session.execute(
         select(*ActivityParticipant.__table__.columns).where(ActivityParticipant.activity_id.in_(ids)).order_by(ActivityParticipant.id)
     ):
-        by_id[row.activity_id].participants.append(row)
+        by_id[row.activity_id]["participants"].append(row)
     for row in session.execute(
         select(*ActivityAttendee.__table__.columns).where(ActivityAttendee.activity_id.in_(ids)).order_by(ActivityAttendee.id)
     ):
-        by_id[row.activity_id].attendees.append(row)
+        by_id[row.activity_id]["attendees"].append(row)
 
 
 # ---------------------------------------------------------------- presenting
@@ -224,6 +246,14 @@ def present(session: Session, viewer: User, activities: Sequence[Activity | Acti
     keys = type_keys(session, viewer.company_id)
     infos = sync_infos(session, activities, keys)
     return [activity_for_viewer(viewer, a, keys.get(a.type_id, ""), infos.get(a.id)) for a in activities]  # type: ignore[arg-type]
+
+
+def present_rows(session: Session, viewer: User, activities: Sequence[ActivityView]) -> list[dict[str, Any]]:
+    """`present` as plain dicts (same redaction, `activity_row_for_viewer`), for API pages of up
+    to 500 activities: building 500 pydantic objects only to serialise them cost more than the query."""
+    keys = type_keys(session, viewer.company_id)
+    infos = sync_infos(session, activities, keys)  # type: ignore[arg-type]
+    return [activity_row_for_viewer(viewer, a, keys.get(a["type_id"], ""), infos.get(a["id"])) for a in activities]
 
 
 # ---------------------------------------------------------------- calendar
@@ -273,14 +303,14 @@ def calendar(
     """The first `limit` visible activities overlapping the range (by start), and how many there are."""
     scope = _scope(viewer, owner, deleted=False)
     near_scope = _scope(viewer, owner, deleted=False, by_owner_index=True)
-    near = page_ids(session, [*near_scope, *_near(rng)], Activity.span_start, limit + 1)
-    far = page_ids(session, [*scope, *_far(rng)], Activity.span_start, limit + 1)
-    merged = sorted(far + near, key=lambda row: (row[1], row[0]))
+    near = page_rows(session, [*near_scope, *_near(rng)], Activity.span_start, limit + 1)
+    far = page_rows(session, [*scope, *_far(rng)], Activity.span_start, limit + 1)
+    merged = sorted(far + near, key=lambda row: (row["span_start"], row["id"])) if far else near
     if len(near) <= limit and len(merged) <= limit:
         total = len(merged)
     else:
         total = count(session, [*near_scope, *_near(rng)]) + count(session, [*scope, *_far(rng)])
-    page = load_views(session, [row[0] for row in merged[:limit]])
+    page = merged[:limit]
     attach_people(session, page)
     return CalendarPage(activities=page, total=total, more_available=total > limit, range=rng)
 
@@ -329,15 +359,15 @@ def list_activities(
     owner_scan = _scope(viewer, filters.owner, deleted=False, by_owner_index=sort == "start") + extra
     if filters.range is not None and sort == "start":
         # The same two disjoint halves as the calendar, merged in order.
-        rows = page_ids(session, [*owner_scan, *_near(filters.range)], column, limit + 1)
-        rows += page_ids(session, [*conditions, *_far(filters.range)], column, limit + 1)
-        rows.sort(key=lambda row: (row[1], row[0]))
+        rows = page_rows(session, [*owner_scan, *_near(filters.range)], column, limit + 1)
+        rows += page_rows(session, [*conditions, *_far(filters.range)], column, limit + 1)
+        rows.sort(key=lambda row: (row["span_start"], row["id"]))
     else:
         if filters.range is not None:
             owner_scan += [Activity.span_start < filters.range.end, Activity.span_end >= filters.range.start,
                            _exact_overlap(filters.range)]
-        rows = page_ids(session, owner_scan, column, limit + 1)
-    page = load_views(session, [row[0] for row in rows[:limit]])
+        rows = page_rows(session, owner_scan, column, limit + 1)
+    page = rows[:limit]
     attach_people(session, page)
     next_cursor = encode_cursor(sort, page[-1]) if len(rows) > limit and page else None
     return ListPage(activities=page, next_cursor=next_cursor, sort=sort)

@@ -63,7 +63,10 @@ def sync_infos(
                 continue
             if current is None or _LINK_PRIORITY.get(link.status, 2) < _LINK_PRIORITY.get(current.status, 2):
                 links[link.activity_id] = link
+    no_account = SyncInfo(status="no_account")  # the common case, built once per page
     return {
-        a.id: status_for(a, type_keys.get(a.type_id, ""), accounts.get(a.owner_id), links.get(a.id)) for a in items
+        a.id: status_for(a, type_keys.get(a.type_id, ""), accounts[a.owner_id], links.get(a.id))
+        if a.owner_id in accounts else no_account
+        for a in items
     }
 

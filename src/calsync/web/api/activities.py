@@ -61,7 +61,7 @@ def list_activities(
         session, viewer, filters, limit=parse_limit(limit, 100, LIST_LIMIT), cursor=clean_text(cursor, "cursor", 500)
     )
     return respond(
-        queries.present(session, viewer, page.activities),
+        queries.present_rows(session, viewer, page.activities),
         next_cursor=page.next_cursor,
         more_items_in_collection=page.next_cursor is not None,
         sort=page.sort,
@@ -81,7 +81,7 @@ def list_trash(
         limit=parse_limit(limit, 100, LIST_LIMIT), cursor=clean_text(cursor, "cursor", 500),
     )
     return respond(
-        queries.present(session, viewer, page.activities),
+        queries.present_rows(session, viewer, page.activities),
         next_cursor=page.next_cursor,
         more_items_in_collection=page.next_cursor is not None,
         restorable_days=service.TRASH_DAYS,

@@ -28,7 +28,7 @@ def calendar(
     owner = queries.owner_filter(session, viewer, parse_owner(owner_id))
     page = queries.calendar(session, viewer, rng, owner=owner)
     return respond(
-        queries.present(session, viewer, page.activities),
+        queries.present_rows(session, viewer, page.activities),
         total=page.total,
         more_available=page.more_available,
         limit=queries.CALENDAR_LIMIT,
