@@ -30,10 +30,12 @@ def test_changing_or_deleting_linked_items_marks_their_activities_changed(people
     by_person = ann.activity(subject="Pat call", person_id=person["id"])
     by_org = ann.activity(subject="Org call", org_id=org["id"])
     with_participant = ann.activity(subject="Meeting", participants=[{"person_id": person["id"]}])
+    with_attendee = ann.activity(subject="Invite", attendees=[{"email": "PAT@client.test"}])
+    assert with_attendee["attendees"][0]["person_id"] == person["id"]
     unrelated = ann.activity(subject="Alone")
     trashed = ann.activity(subject="Old", deal_id=deal["id"])
     ok(ann.delete(f"/api/v1/activities/{trashed['id']}"))
-    ids = [a["id"] for a in (by_deal, by_person, by_org, with_participant, unrelated, trashed)]
+    ids = [a["id"] for a in (by_deal, by_person, by_org, with_participant, with_attendee, unrelated, trashed)]
     before = _versions(context, *ids)
     heard: list[tuple[int, int]] = []
     changes.subscribe(listener := lambda owner, activity: heard.append((owner, activity)))
@@ -62,16 +64,17 @@ def test_changing_or_deleting_linked_items_marks_their_activities_changed(people
         ok(ann.delete(f"/api/v1/persons/{person['id']}"))
         ok(ann.delete(f"/api/v1/deals/{deal['id']}"))
         after = _versions(context, *ids)
-        for changed in (by_deal, by_person, by_org, with_participant):
+        for changed in (by_deal, by_person, by_org, with_participant, with_attendee):
             assert after[changed["id"]] == before[changed["id"]] + 1, changed["subject"]
         assert after[unrelated["id"]] == before[unrelated["id"]]
         assert after[trashed["id"]] == before[trashed["id"]]  # in the trash: not pushed, not announced
-        assert sorted(heard) == sorted((ann.id, a["id"]) for a in (by_deal, by_person, by_org, with_participant))
+        assert sorted(heard) == sorted((ann.id, a["id"]) for a in (by_deal, by_person, by_org, with_participant, with_attendee))
     finally:
         changes.unsubscribe(listener)
     shown = {a["id"]: a for a in ok(ann.get("/api/v1/activities"))}
     assert shown[by_deal["id"]]["deal_id"] is None and shown[by_person["id"]]["person_id"] is None
     assert shown[by_org["id"]]["org_id"] is None and shown[with_participant["id"]]["participants"] == []
+    assert shown[with_attendee["id"]]["attendees"][0]["person_id"] is None
     restored = ok(ann.post(f"/api/v1/activities/{trashed['id']}/restore"))
     assert restored["deal_id"] is None
 

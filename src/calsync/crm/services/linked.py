@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from calsync.crm.services import changes
-from calsync.store.tables import Activity, ActivityParticipant, Deal, Organization, Person, User, utcnow
+from calsync.store.tables import Activity, ActivityAttendee, ActivityParticipant, Deal, Organization, Person, User, utcnow
 
 LINK_COLUMNS = {Deal: Activity.deal_id, Person: Activity.person_id, Organization: Activity.org_id}
 
@@ -31,9 +31,10 @@ def touch_linked(
     them first when the item is being deleted; announces each; returns their ids."""
     column = LINK_COLUMNS[model]
     linked = column == item_id
-    if model is Person and unlink:  # its participant rows go with it (ON DELETE CASCADE)
+    if model is Person and unlink:  # its participant rows go with it, attendees lose the match
         linked = linked | Activity.id.in_(
-            select(ActivityParticipant.activity_id).where(ActivityParticipant.person_id == item_id))
+            select(ActivityParticipant.activity_id).where(ActivityParticipant.person_id == item_id)
+        ) | Activity.id.in_(select(ActivityAttendee.activity_id).where(ActivityAttendee.person_id == item_id))
     rows = list(session.execute(select(Activity.id, Activity.owner_id).where(linked, Activity.deleted.is_(False))))
     if unlink:  # live and trashed alike (the database would clear the link anyway)
         session.execute(update(Activity).where(column == item_id).values({column.key: None}),
