@@ -1,4 +1,4 @@
-"""The CSRF rule and the failed sign-in limit, checked over HTTP without a browser (fast)."""
+"""The CSRF rule and the failed sign-in limit, checked over HTTP against Uvicorn without a browser (fast)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
+import httpx
 
-from calsync.config import Settings
-from calsync.web.app import create_app
 from calsync.web.pages.login_limit import CLIENT_FACTOR, LoginLimiter
 from tests.web.conftest import PASSWORD
 
@@ -17,9 +15,9 @@ BODY = {"subject": "Call", "start": "2030-01-07T10:00:00+00:00"}
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
-        yield test_client
+def client(live_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_url, timeout=30) as http_client:
+        yield http_client
 
 
 def _token(html: str) -> str:
@@ -28,7 +26,7 @@ def _token(html: str) -> str:
     return found.group(1)
 
 
-def _sign_in(client: TestClient, email: str = "ann@example.com", next_path: str = "/calendar") -> str:
+def _sign_in(client: httpx.Client, email: str = "ann@example.com", next_path: str = "/calendar") -> str:
     token = _token(client.get("/login").text)
     response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token, "next": next_path},
                            follow_redirects=False)
@@ -36,7 +34,7 @@ def _sign_in(client: TestClient, email: str = "ann@example.com", next_path: str 
     return response.headers["location"]
 
 
-def test_cookie_requests_need_the_token_api_token_requests_do_not(client: TestClient, people) -> None:  # type: ignore[no-untyped-def]
+def test_cookie_requests_need_the_token_api_token_requests_do_not(client: httpx.Client, people) -> None:  # type: ignore[no-untyped-def]
     people.add("ann@example.com")
     assert client.post("/api/v1/activities", json=BODY).status_code == 401  # no cookie, no token: not signed in
     _sign_in(client)
@@ -60,7 +58,7 @@ def test_cookie_requests_need_the_token_api_token_requests_do_not(client: TestCl
     assert client.get("/api/v1/activities").status_code == 200
 
 
-def test_sign_in_form_has_its_own_token_and_no_open_redirect(client: TestClient, people) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_form_has_its_own_token_and_no_open_redirect(client: httpx.Client, people) -> None:  # type: ignore[no-untyped-def]
     people.add("ann@example.com")
     no_token = client.post("/login", data={"email": "ann@example.com", "password": PASSWORD}, follow_redirects=False)
     assert no_token.status_code == 403 and "expired" in no_token.text
