@@ -273,6 +273,11 @@ class SyncAccount(Base):
     horizon_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     pending_deletions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     settings_version: Mapped[int] = mapped_column(Integer, default=1)
+    # settings_version of the last run that weighed every link (a change re-weighs them all)
+    evaluated_settings_version: Mapped[int] = mapped_column(Integer, default=0)
+    # cross-process run lease: taken by an atomic UPDATE, renewed during long runs, cleared at the end
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -284,6 +289,7 @@ class SyncLink(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "calendar_id", "event_id", "recurrence_id", name="uq_sync_links_event"),
         Index("ix_sync_links_activity", "activity_id"),
+        Index("ix_sync_links_account_activity", "account_id", "activity_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("sync_accounts.id", ondelete="CASCADE"), index=True)

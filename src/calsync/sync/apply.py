@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from calsync.crm.errors import Conflict, CrmError
 from calsync.crm.schemas import ActivityCreate, ActivityUpdate
 from calsync.crm.services import activities as activity_service
-from calsync.store.tables import Activity, SyncAccount, SyncLink, SyncOutbox
+from calsync.store.tables import Activity, SyncAccount, SyncLink, SyncOrigin, SyncOutbox
 from calsync.sync import repository as repo
 from calsync.sync.mapping import content_hash, crm_values, fields_of, to_crm, to_event
 from calsync.sync.model import Event, EventKey
@@ -31,6 +31,7 @@ from calsync.sync.reconcile import INBOUND, CrmState, Decision, Plan, event_hash
 from calsync.sync.summary import RunSummary
 
 Commit = Callable[[Session], None]
+IMPORT_BATCH = 500
 
 
 def _set_event_side(link: SyncLink, event: Event, private_events: str) -> None:
@@ -66,8 +67,9 @@ def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmSt
     """Every CRM-side decision, in the caller's transaction (committed with the cursor)."""
     owner = repo.owner_of(session, account)
     mode = account.private_events
+    _imports(session, account, owner, [d for d in plan.decisions if d.kind == "import"], summary, mode)
     for d in plan.decisions:
-        if d.kind not in INBOUND:
+        if d.kind not in INBOUND or d.kind == "import":
             continue
         # No SAVEPOINT here: with the plain SQLite driver a savepoint opened before any write
         # commits on release. The CRM services validate before they change anything, so a
@@ -84,6 +86,42 @@ def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmSt
             link = _link(session, account, d.key, "crm", d.activity_id)
             link.status = "deleting"
             repo.queue_delete(session, account.id, d.key, d.etag, now)
+
+
+def _imports(session: Session, account: SyncAccount, owner: Any, decisions: list[Decision], summary: RunSummary, mode: str) -> None:
+    """New calendar events become activities in batches: one type lookup, one attendee lookup
+    and one flush per batch instead of several queries per event. An import's key has no link
+    and no remembered origin (decide() checked both), so links and origins are inserted as is."""
+    for start in range(0, len(decisions), IMPORT_BATCH):
+        batch: list[tuple[Decision, ActivityCreate]] = []
+        for d in decisions[start:start + IMPORT_BATCH]:
+            assert d.event is not None and d.key is not None
+            try:
+                values = crm_values(to_crm(d.event, mode))  # type: ignore[arg-type]
+                batch.append((d, ActivityCreate(type=account.import_type_key, visibility=account.external_event_visibility, **values)))  # type: ignore[arg-type]
+            except ValidationError:
+                summary.note("skip", _label(d), "not taken in: the event's data was not accepted by the CRM")
+        extras = [
+            dict(origin="calendar", read_only=d.event.is_occurrence, series_uid=d.event.series_id, occurrence_id=d.event.recurrence_id or None)
+            for d, _ in batch if d.event is not None
+        ]
+        created = activity_service.create_activities_from_sync(session, owner, [(data, extra) for (_, data), extra in zip(batch, extras)])
+        for (d, _), result in zip(batch, created):
+            assert d.event is not None and d.key is not None
+            if isinstance(result, CrmError):
+                summary.note("skip", _label(d), f"not taken in: {result.message}")
+                continue
+            link = SyncLink(
+                account_id=account.id, calendar_id=d.key.calendar_id, event_id=d.key.event_id, recurrence_id=d.key.recurrence_id,
+                origin="calendar", status="linked", activity_id=result.id,
+            )
+            _set_event_side(link, d.event, mode)
+            _set_crm_side(link, result)
+            session.add(link)
+            session.add(SyncOrigin(user_id=account.user_id, calendar_id=d.key.calendar_id, event_id=d.key.event_id,
+                                   recurrence_id=d.key.recurrence_id, activity_id=result.id))
+            summary.pulled += 1
+        session.flush()
 
 
 def _label(d: Decision) -> str:

@@ -186,10 +186,19 @@ class SyncEngine:
             if account is None:
                 raise LookupError("account removed")
             pulled, cursor = self._pull(provider, account, full, now, summary)
-            links = repo.link_rows(session, account)
-            crm = repo.crm_state(session, account, links, pulled)
+            crm = repo.crm_state(session, account, None, pulled, now)
+            # Only a complete listing (links missing from it may be gone) or changed settings (a
+            # type no longer pushed, ...) need every link weighed; otherwise only the links with
+            # something new on either side can lead to a decision.
+            everything = pulled.full or account.evaluated_settings_version != account.settings_version
+            if everything:
+                links = repo.link_rows(session, account)
+            else:
+                links = repo.relevant_links(session, account, pulled, repo.named_activity_ids(crm))
+            repo.add_linked(session, account, crm, links)
             settings = repo.settings_of(account)
-            plan = decide([repo.link_state(link) for link in links], pulled, crm, settings, now, policy)
+            live_count = None if everything else repo.live_link_count(session, account)
+            plan = decide([repo.link_state(link) for link in links], pulled, crm, settings, now, policy, live_count)
             for entry in plan.log:
                 summary.note(entry["kind"], entry["item"], entry["message"])
             if plan.guard is not None:
@@ -204,6 +213,8 @@ class SyncEngine:
             account.cursor = cursor
             account.horizon_until = pulled.window.end
             account.pending_deletions = None
+            if everything:
+                account.evaluated_settings_version = account.settings_version
             self.commit(session)
         finally:
             session.close()

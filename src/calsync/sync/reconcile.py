@@ -284,7 +284,10 @@ def decide(
     s: AccountSettings,
     now: dt.datetime,
     policy: DeletionPolicy = "ask",
+    live_count: int | None = None,
 ) -> Plan:
+    """`links` may be only the links that can act in this run (see repository.relevant_links);
+    `live_count` then says how many synced pairs there are in all, for the mass-deletion guard."""
     plan = Plan()
     live = {link.key: link for link in links if link.status in ("linked", "error")}
     ignored = {link.key for link in links if link.status not in ("linked", "error")}
@@ -316,18 +319,18 @@ def decide(
         if (item.origin == "crm" and not s.pushes(item.type_key)) or item.fields.ends_before(now):
             continue
         plan.add("push_create", activity_id=item.id)
-    _guard(plan, links, pulled, live, gone, policy)
+    _guard(plan, pulled, len(live) if live_count is None else live_count, gone, policy)
     return plan
 
 
-def _guard(plan: Plan, links: list[LinkState], pulled: Pulled, live: dict[EventKey, LinkState], gone: set[EventKey], policy: DeletionPolicy) -> None:
+def _guard(plan: Plan, pulled: Pulled, live: int, gone: set[EventKey], policy: DeletionPolicy) -> None:
     deletions = plan.deletions
     if not deletions or policy == "confirmed":
         return
-    limit = max(MASS_DELETE_MIN, int(len(live) * MASS_DELETE_SHARE))
+    limit = max(MASS_DELETE_MIN, int(live * MASS_DELETE_SHARE))
     emptied = pulled.full and not pulled.events and len(gone) >= 2
     if len(deletions) > limit:
-        plan.guard = f"this sync would delete {len(deletions)} of {len(live)} synced items (more than {limit}): confirm or cancel"
+        plan.guard = f"this sync would delete {len(deletions)} of {live} synced items (more than {limit}): confirm or cancel"
     elif emptied:
         plan.guard = f"the calendar suddenly lists no events while {len(gone)} synced items were in it: confirm the deletions or cancel"
     if plan.guard is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from calsync.store.tables import (
@@ -87,15 +87,53 @@ def link_state(link: SyncLink) -> LinkState:
     )
 
 
-def crm_state(session: Session, account: SyncAccount, links: list[SyncLink], pulled: Pulled) -> CrmState:
-    """The CRM side the decision needs: linked activities, the owner's unlinked live ones, and
-    the activities that listed events name (our ids, earlier imports)."""
+def live_link_count(session: Session, account: SyncAccount) -> int:
+    """How many pairs are synced (the mass-deletion guard's base), counted without loading them."""
+    return session.scalar(
+        select(func.count(SyncLink.id)).where(
+            SyncLink.account_id == account.id,
+            SyncLink.calendar_id == (account.calendar_id or ""),
+            SyncLink.status.in_(("linked", "error")),
+        )
+    ) or 0
+
+
+def _chunks(values: set[Any], size: int = 500) -> list[list[Any]]:
+    items = sorted(values)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def relevant_links(session: Session, account: SyncAccount, pulled: Pulled, activity_ids: set[int]) -> list[SyncLink]:
+    """The links a run that is not a full re-evaluation can act on: those whose activity changed
+    since it was last synced (version moved, or the row is gone), those the listing names (an
+    event, a tombstone, a complete series), and those holding the activities the listing's
+    events point to (so a second event never adopts an activity already paired). Every other
+    link has nothing new on either side, so deciding it would yield nothing."""
+    of_account = (SyncLink.account_id == account.id, SyncLink.calendar_id == (account.calendar_id or ""))
+    found: dict[int, SyncLink] = {}
+    changed = (
+        select(SyncLink)
+        .outerjoin(Activity, Activity.id == SyncLink.activity_id)
+        .where(*of_account, or_(Activity.id.is_(None), Activity.version != SyncLink.synced_version))
+    )
+    for link in session.scalars(changed):
+        found[link.id] = link
+    event_ids = {e.event_id for e in pulled.events} | {k.event_id for k in pulled.tombstones} | set(pulled.complete_series)
+    for chunk in _chunks(event_ids):
+        for link in session.scalars(select(SyncLink).where(*of_account, SyncLink.event_id.in_(chunk))):
+            found[link.id] = link
+    for chunk in _chunks(activity_ids):
+        for link in session.scalars(select(SyncLink).where(*of_account, SyncLink.activity_id.in_(chunk))):
+            found[link.id] = link
+    return list(found.values())
+
+
+def crm_state(session: Session, account: SyncAccount, links: list[SyncLink] | None, pulled: Pulled,
+              now: dt.datetime | None = None) -> CrmState:
+    """The CRM side the decision needs: the owner's unlinked live activities, the activities that
+    listed events name (our ids, earlier imports) and, when `links` is given, the linked ones
+    (else call `add_linked` once the links are chosen)."""
     keys = type_keys(session, account.company_id)
-    linked_ids = {link.activity_id for link in links if link.activity_id is not None}
-    linked: dict[int, CrmItem] = {}
-    if linked_ids:
-        for activity in session.scalars(select(Activity).where(Activity.id.in_(linked_ids))):
-            linked[activity.id] = crm_item(activity, keys)
     any_link = select(SyncLink.activity_id).where(SyncLink.account_id == account.id, SyncLink.activity_id.is_not(None))
     unlinked = [
         crm_item(a, keys)
@@ -105,13 +143,15 @@ def crm_state(session: Session, account: SyncAccount, links: list[SyncLink], pul
                 Activity.deleted.is_(False),
                 Activity.read_only.is_(False),
                 Activity.id.not_in(any_link),
+                # past items are never pushed: skip the rows that surely ended (span_end is at or after the end)
+                *([Activity.span_end > now - dt.timedelta(days=1)] if now is not None else []),
             )
         )
     ]
     uuids = {e.activity_uuid for e in pulled.events if e.activity_uuid}
     by_uuid: dict[str, CrmItem] = {}
-    if uuids:
-        for activity in session.scalars(select(Activity).where(Activity.uuid.in_(uuids))):
+    for chunk in _chunks(uuids):
+        for activity in session.scalars(select(Activity).where(Activity.uuid.in_(chunk))):
             by_uuid[activity.uuid] = crm_item(activity, keys)
     origins: dict[EventKey, CrmItem | None] = {}
     listed = {e.key for e in pulled.events}
@@ -124,7 +164,23 @@ def crm_state(session: Session, account: SyncAccount, links: list[SyncLink], pul
             if key in listed:
                 activity = session.get(Activity, row.activity_id) if row.activity_id else None
                 origins[key] = crm_item(activity, keys) if activity is not None else None
-    return CrmState(linked=linked, unlinked=unlinked, by_uuid=by_uuid, origins=origins)
+    crm = CrmState(linked={}, unlinked=unlinked, by_uuid=by_uuid, origins=origins)
+    if links is not None:
+        add_linked(session, account, crm, links)
+    return crm
+
+
+def named_activity_ids(crm: CrmState) -> set[int]:
+    """Activities the listed events point to (by our id or an earlier import)."""
+    return {i.id for i in crm.by_uuid.values()} | {i.id for i in crm.origins.values() if i is not None}
+
+
+def add_linked(session: Session, account: SyncAccount, crm: CrmState, links: list[SyncLink]) -> None:
+    keys = type_keys(session, account.company_id)
+    linked_ids = {link.activity_id for link in links if link.activity_id is not None}
+    for chunk in _chunks(linked_ids):
+        for activity in session.scalars(select(Activity).where(Activity.id.in_(chunk))):
+            crm.linked[activity.id] = crm_item(activity, keys)
 
 
 def find_link(session: Session, account_id: int, key: EventKey) -> SyncLink | None:

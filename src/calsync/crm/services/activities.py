@@ -9,7 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from calsync.crm.errors import Conflict, Invalid, NotFound
+from calsync.crm.errors import Conflict, CrmError, Invalid, NotFound
 from calsync.crm.permissions import can_see_activity, require_edit
 from calsync.crm.schemas import ActivityCreate, ActivityUpdate, AttendeeIn, ParticipantIn
 from calsync.crm.services import changes
@@ -192,6 +192,64 @@ def create_activity(
     if source != "sync":
         changes.announce(owner.id, activity.id)
     return activity
+
+
+def create_activities_from_sync(
+    session: Session, owner: User, items: list[tuple[ActivityCreate, dict[str, Any]]]
+) -> list[Activity | CrmError]:
+    """Many calendar imports at once (a sync's initial import): what create_activity does with
+    source="sync" for each item, but the types and the attendees' persons are looked up once for
+    the batch and all rows go in with one flush. `items` are (data, keyword arguments of
+    create_activity such as origin/read_only/series_uid/occurrence_id). Per item it returns the
+    new activity or the error that refused it (a refused item writes nothing). Items that link
+    deals, persons or participants, or name another owner, take the one-by-one path."""
+    types: dict[str, Any] = {}
+    emails = sorted({str(a.email).lower() for data, _ in items for a in data.attendees})
+    matches: dict[str, int] = {}
+    for start in range(0, len(emails), 500):
+        matches.update(_match_persons(session, owner.company_id, emails[start:start + 500]))
+    results: list[Activity | CrmError] = []
+    for data, extra in items:
+        try:
+            if data.owner_id not in (None, owner.id) or data.deal_id or data.person_id or data.org_id or data.participants:
+                results.append(create_activity(session, owner, data, source="sync", **extra))
+                continue
+            if data.type not in types:
+                try:
+                    types[data.type] = type_by_key(session, owner.company_id, data.type)
+                except CrmError as exc:
+                    types[data.type] = exc
+            found = types[data.type]
+            if isinstance(found, CrmError):
+                raise found
+            timing = build_timing(
+                start=data.start, end=data.end, all_day=data.all_day, timezone=data.timezone, default_zone=owner.timezone
+            )
+            activity = Activity(
+                company_id=owner.company_id, owner_id=owner.id, type_id=found.id, subject=data.subject, busy=data.busy,
+                done=data.done, location=data.location, public_description=data.public_description, note=data.note,
+                conference_url=data.conference_meeting_url, visibility=data.visibility, private=data.private,
+                read_only=extra.get("read_only", False), series_uid=extra.get("series_uid"),
+                occurrence_id=extra.get("occurrence_id"), origin=extra.get("origin", "crm"), version=1,
+                created_by_id=owner.id, updated_by_id=owner.id,
+            )
+            if extra.get("uuid"):
+                activity.uuid = extra["uuid"]
+            apply_timing(activity, timing)
+            unique: dict[str, AttendeeIn] = {}
+            for item in data.attendees:
+                unique.setdefault(str(item.email).lower(), item)
+            activity.attendees = [
+                ActivityAttendee(email=email, name=item.name, status=item.status, is_organizer=item.is_organizer,
+                                 person_id=matches.get(email))
+                for email, item in unique.items()
+            ]
+            session.add(activity)
+            results.append(activity)
+        except CrmError as exc:
+            results.append(exc)
+    session.flush()
+    return results
 
 
 _TIMING_FIELDS = {"start", "end", "all_day", "timezone"}

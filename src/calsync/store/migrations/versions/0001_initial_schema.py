@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 02:59:53.128452
+Create Date: 2026-11-28 03:16:15.286010
 """
 from alembic import op
 import sqlalchemy as sa
@@ -102,6 +102,9 @@ def upgrade() -> None:
     sa.Column('horizon_until', calsync.store.tables.UtcDateTime(), nullable=True),
     sa.Column('pending_deletions', sa.JSON(), nullable=True),
     sa.Column('settings_version', sa.Integer(), nullable=False),
+    sa.Column('evaluated_settings_version', sa.Integer(), nullable=False),
+    sa.Column('lease_owner', sa.String(length=64), nullable=True),
+    sa.Column('lease_until', calsync.store.tables.UtcDateTime(), nullable=True),
     sa.Column('created_at', calsync.store.tables.UtcDateTime(), nullable=False),
     sa.Column('updated_at', calsync.store.tables.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['company_id'], ['companies.id'], name=op.f('fk_sync_accounts_company_id_companies'), ondelete='CASCADE'),
@@ -315,6 +318,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('account_id', 'calendar_id', 'event_id', 'recurrence_id', name='uq_sync_links_event')
     )
     with op.batch_alter_table('sync_links', schema=None) as batch_op:
+        batch_op.create_index('ix_sync_links_account_activity', ['account_id', 'activity_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sync_links_account_id'), ['account_id'], unique=False)
         batch_op.create_index('ix_sync_links_activity', ['activity_id'], unique=False)
 
@@ -347,6 +351,7 @@ def downgrade() -> None:
     with op.batch_alter_table('sync_links', schema=None) as batch_op:
         batch_op.drop_index('ix_sync_links_activity')
         batch_op.drop_index(batch_op.f('ix_sync_links_account_id'))
+        batch_op.drop_index('ix_sync_links_account_activity')
 
     op.drop_table('sync_links')
     with op.batch_alter_table('activity_participants', schema=None) as batch_op:
