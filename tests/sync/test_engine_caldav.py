@@ -68,3 +68,23 @@ def test_round_trip_through_real_icalendar_is_a_fixed_point(hc: Harness, dav: Da
     hc.sync(A)
     assert hc.activity(aid).deleted
     assert hc.sync(A).writes == 0
+
+
+def test_a_batch_of_crm_edits_costs_one_read_and_one_put_each(hc: Harness, dav: DavSide) -> None:
+    from calsync.providers.caldav import CalDavProvider
+    from calsync.providers.caldav.http import RequestCounter
+
+    ids = [hc.create(A, f"Call {i}") for i in range(5)]
+    assert hc.sync(A).pushed == 5
+    hc.sync(A)  # takes in the echo of this side's creates
+    counter = RequestCounter()
+    password = dav.server.users.get(dav.user) if dav.server.users else None  # type: ignore[attr-defined]
+    hc.engine.opener = lambda account: CalDavProvider(dav.server.url, dav.user if password else None, password, counter=counter)  # type: ignore[attr-defined]
+    for aid in ids[:4]:
+        hc.edit(A, aid, subject=f"Call {aid} (moved)")
+    summary = hc.sync(A)
+    assert summary.status == "ok" and summary.pushed == 4, summary.entries
+    assert counter.by_method["PUT"] == 4
+    assert counter.by_method["GET"] == 0
+    assert counter.by_method["REPORT"] == 2  # the change listing, and one multiget for the 4 events
+    assert sorted(e.summary for e in listed(dav)) == sorted([f"Call {aid} (moved)" for aid in ids[:4]] + ["Call 4"])
