@@ -215,12 +215,15 @@ class Outbound:
         self.sessions, self.commit, self.provider = sessions, commit, provider
         self.account_id, self.summary, self.base_url, self.now = account_id, summary, base_url, now
         self.progress: Callable[[int, int], None] | None = None  # (done, total) for progress bars
+        self.renew: Callable[[], None] | None = None  # keeps the run's lease while writes go on
 
     def run(self, plan: Plan) -> None:
         writes = [d for d in plan.decisions if d.kind in ("push_create", "push_update")]
         self._prefetch([d for d in writes if d.kind == "push_update"])
         for done, d in enumerate(writes, 1):
             self._write(d)
+            if self.renew is not None:
+                self.renew()
             if self.progress is not None:
                 self.progress(done, len(writes))
         self.deletions()
@@ -315,6 +318,8 @@ class Outbound:
             for row in repo.due_outbox(session, self.account_id, self.now):
                 if not self._delete(session, row):
                     break
+                if self.renew is not None:
+                    self.renew()
         finally:
             session.close()
 

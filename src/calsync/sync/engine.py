@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,7 @@ from calsync.crypto import SecretBox
 from calsync.store.tables import SyncAccount, SyncRun
 from calsync.sync import repository as repo
 from calsync.sync.apply import Outbound, apply_inbound
+from calsync.sync.lease import Lease
 from calsync.sync.model import Event, EventKey
 from calsync.sync.provider import AuthError, CalendarProvider, CursorExpired, ProviderError, Window
 from calsync.sync.reconcile import DeletionPolicy, Pulled, decide
@@ -31,6 +33,8 @@ log = logging.getLogger("calsync.sync")
 HORIZON_DAYS = 365
 LOOKBACK = dt.timedelta(days=1)
 Opener = Callable[[SyncAccount], CalendarProvider]
+BUSY = "a sync of this account is already running"
+LEASE_POLL = 0.25  # seconds between tries while waiting for another process's run
 
 
 def open_with_registry(box: SecretBox) -> Opener:
@@ -66,11 +70,23 @@ class SyncEngine:
             progress: Callable[[int, int], None] | None = None, wait: float = 0.0) -> RunSummary:
         """Never two runs of one account at once: a second caller waits up to `wait` seconds for
         the running one, then gets status "busy". `progress(done, total)` follows provider writes."""
+        deadline = time.monotonic() + wait
         lock = self._lock(account_id)
         if not (lock.acquire(timeout=wait) if wait > 0 else lock.acquire(blocking=False)):
-            return RunSummary(account_id, status="busy", message="a sync of this account is already running")
+            return RunSummary(account_id, status="busy", message=BUSY)
         try:
-            return self._run(account_id, trigger, full, progress)
+            # the in-process lock keeps this engine's threads apart; the lease, other processes
+            lease = Lease(self.sessions, account_id)
+            while not lease.take():
+                if not self._exists(account_id):
+                    return RunSummary(account_id, status="missing", message="there is no such calendar connection")
+                if time.monotonic() >= deadline:
+                    return RunSummary(account_id, status="busy", message=BUSY)
+                time.sleep(min(LEASE_POLL, max(0.01, deadline - time.monotonic())))
+            try:
+                return self._run(account_id, trigger, full, progress, lease)
+            finally:
+                lease.release()
         finally:
             lock.release()
 
@@ -129,7 +145,8 @@ class SyncEngine:
             page = changes.next_page
         raise ProviderError("the calendar kept returning more pages: giving up this run")
 
-    def _run(self, account_id: int, trigger: str, full: bool, progress: Callable[[int, int], None] | None) -> RunSummary:
+    def _run(self, account_id: int, trigger: str, full: bool, progress: Callable[[int, int], None] | None,
+             lease: Lease | None = None) -> RunSummary:
         now = self.clock()
         started = self._start(account_id, trigger, now)
         if isinstance(started, RunSummary):
@@ -147,7 +164,10 @@ class SyncEngine:
                 session.close()
             outbound = Outbound(self.sessions, self.commit, provider, account_id, summary, self.base_url, now)
             outbound.progress = progress
+            outbound.renew = lease.renew if lease is not None else None
             outbound.deletions()
+            if lease is not None:
+                lease.renew()
             if not self._decide_and_commit(provider, account_id, full, policy, summary, now, outbound):
                 return summary
             failed = [e for e in summary.entries if e["kind"] == "error"]
