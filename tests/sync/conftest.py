@@ -12,6 +12,12 @@ from tests.conftest import _settings
 from tests.sync.harness import Harness
 
 
+@pytest.fixture(autouse=True)
+def test_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine examples run on the in-memory provider, which real users are never offered."""
+    monkeypatch.setenv("CALSYNC_TEST_PROVIDERS", "1")
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrated once; each test copies it (much faster than migrating per test)."""

@@ -122,3 +122,14 @@ def test_each_user_sees_only_their_own_connection(api: httpx.Client, people: Peo
     api.post(f"{BASE}/connect", json={"provider": "memory", "account": "alice-cal"}, headers=people.headers(A))
     assert api.get(BASE, headers=people.headers(B)).json()["data"] == {"connected": False}
     assert api.get(BASE).status_code == 401
+
+
+def test_the_in_memory_test_provider_is_not_offered_to_real_users(api: httpx.Client, people: People, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CALSYNC_TEST_PROVIDERS")
+    people.add(A)
+    headers = people.headers(A)
+    providers = [p["name"] for p in api.get(BASE, headers=headers).json()["additional_data"]["providers"]]
+    assert "memory" not in providers and "caldav" in providers
+    refused = api.post(f"{BASE}/connect", json={"provider": "memory", "account": "work-account"}, headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert "unknown provider 'memory'" in refused.json()["error"] and "caldav" in refused.json()["error"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 
 from calsync.crm.errors import Conflict
 from calsync.crm.services.activities import restore_activity
@@ -459,3 +460,21 @@ def test_mail_accounts_are_refused_with_a_clear_message(h: Harness) -> None:
             with pytest.raises(Invalid) as caught:
                 sync_accounts.connect(s, h.context.box, s.get(User, h.users[A]), provider, {})
             assert caught.value.message == sync_accounts.NOT_CALENDAR
+
+
+def test_past_activities_never_pushed_show_not_synced_with_the_reason(h: Harness) -> None:
+    from calsync.crm.services.sync_status import sync_infos
+    from calsync.store.tables import Activity
+
+    before = h.create(A, "Last week", start=soon(-24 * 7))
+    h.connect(A)
+    upcoming = h.create(A, "Tomorrow", start=soon(24))
+    unsent = h.create(A, "Not sent yet", start=soon(30))
+    h.sync(A)
+    h.edit(A, unsent, subject="Not sent yet (edited)")
+    with h.session() as s:
+        acts = list(s.scalars(select(Activity).where(Activity.id.in_([before, upcoming, unsent]))))
+        infos = sync_infos(s, acts, {})
+    assert (infos[before].status, infos[before].reason) == ("not_synced", "ended before calendar sync started")
+    assert infos[upcoming].status == "synced"
+    assert infos[unsent].status == "pending"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 
 from calsync.sync.provider import ProviderFactory
@@ -16,6 +17,18 @@ _lock = threading.Lock()
 # not built yet) is simply absent from `names()`.
 _BUILTIN_MODULES = ("calsync.providers.memory", "calsync.providers.caldav")
 _loaded = False
+
+# Providers for tests and demos only (the in-memory calendar): never offered to real users, nor
+# usable through connect or sync, unless CALSYNC_TEST_PROVIDERS=1 is set (the test suite sets it).
+TEST_ONLY = frozenset({"memory"})
+
+
+def test_providers_allowed() -> bool:
+    return os.environ.get("CALSYNC_TEST_PROVIDERS", "") == "1"
+
+
+def _offered(name: str) -> bool:
+    return name not in TEST_ONLY or test_providers_allowed()
 
 
 def register(factory: ProviderFactory) -> ProviderFactory:
@@ -45,14 +58,17 @@ def _load_builtins() -> None:
 
 
 def get(name: str) -> ProviderFactory:
-    """The factory for `name`; KeyError when no such provider is registered."""
+    """The factory for `name`; KeyError when no such provider is registered (or it is a test
+    provider and test providers are not allowed here)."""
     _load_builtins()
+    if not _offered(name):
+        raise KeyError(name)
     with _lock:
         return _factories[name]
 
 
 def names() -> list[str]:
-    """Registered provider names, sorted."""
+    """Registered provider names offered to users, sorted."""
     _load_builtins()
     with _lock:
-        return sorted(_factories)
+        return sorted(name for name in _factories if _offered(name))

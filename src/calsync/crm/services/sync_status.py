@@ -3,12 +3,14 @@
 An activity of a user with an enabled SyncAccount is `synced` when a linked SyncLink has
 `synced_version == activity.version`, `pending` when there is no link yet or the versions differ,
 `error` when the link's status is "error" (reason = link.error), `not_synced` when it is CRM-born
-and its type is not in the account's push_types (None = all types); `no_account` when the owner
+and its type is not in the account's push_types (None = all types), or when it has no link and is
+already over (past items are never pushed); `no_account` when the owner
 has no (enabled) account. Computed in batch: one query for accounts, one for links, per page.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from sqlalchemy import select
@@ -35,7 +37,23 @@ def status_for(
         return SyncInfo(status="error", reason=link.error or "the last sync of this activity failed", **where)
     if link is not None and link.status == "linked" and link.synced_version == activity.version:
         return SyncInfo(status="synced", **where)
+    ended = _latest_end(activity)
+    if link is None and ended is not None and ended <= dt.datetime.now(dt.timezone.utc):
+        # the engine never sends an item that is already over
+        if account.created_at is not None and ended <= account.created_at:
+            return SyncInfo(status="not_synced", reason="ended before calendar sync started", **where)
+        return SyncInfo(status="not_synced", reason="was over before it was synced: past items are not sent to the calendar", **where)
     return SyncInfo(status="pending", **where)
+
+
+def _latest_end(activity: Activity) -> dt.datetime | None:
+    """When the item is over everywhere (all-day: its end date in UTC-12), from the columns
+    every read path loads; the engine's `ends_before` uses the same instant."""
+    if activity.all_day:
+        if activity.end_date is None:
+            return None
+        return dt.datetime.combine(activity.end_date, dt.time(), dt.timezone.utc) + dt.timedelta(hours=12)
+    return activity.end_at
 
 
 def sync_infos(
