@@ -4,6 +4,8 @@ requests). Run: `.venv/bin/python -m bench.sync_engine`."""
 
 from __future__ import annotations
 
+import argparse
+import os
 import tempfile
 import time
 
@@ -22,6 +24,8 @@ def timed(h: Harness, email: str, label: str) -> None:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    os.environ.setdefault("CALSYNC_TEST_PROVIDERS", "1")  # the in-memory provider is test-only
     folder = tempfile.mkdtemp(prefix="calsync-bench-")
     url = f"sqlite:///{folder}/bench.db"
     migrate.upgrade(url)
