@@ -132,20 +132,7 @@ def _label(d: Decision) -> str:
 
 def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision, crm: CrmState, summary: RunSummary, mode: str, now: dt.datetime) -> None:
     assert d.key is not None or d.kind == "restore_activity"
-    if d.kind == "import":
-        assert d.event is not None and d.key is not None
-        values = crm_values(to_crm(d.event, mode))  # type: ignore[arg-type]
-        data = ActivityCreate(type=account.import_type_key, visibility=account.external_event_visibility, **values)  # type: ignore[arg-type]
-        activity = activity_service.create_activity(
-            session, owner, data, source="sync", origin="calendar", read_only=d.event.is_occurrence,
-            series_uid=d.event.series_id, occurrence_id=d.event.recurrence_id or None,
-        )
-        link = _link(session, account, d.key, "calendar", activity.id)
-        _set_event_side(link, d.event, mode)
-        _set_crm_side(link, activity)
-        repo.remember_origin(session, account.user_id, d.key, activity.id)
-        summary.pulled += 1
-    elif d.kind == "adopt":
+    if d.kind == "adopt":
         assert d.key is not None
         _link(session, account, d.key, d.reason or "crm", d.activity_id)
         if d.reason == "calendar" and d.activity_id is not None:
