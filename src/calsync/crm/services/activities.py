@@ -111,28 +111,77 @@ def _match_persons(session: Session, company_id: int, emails: list[str]) -> dict
     return {email: person_id for email, person_id in rows}  # the lowest id is written last
 
 
-def _set_attendees(session: Session, activity: Activity, attendees: list[AttendeeIn]) -> None:
-    activity.attendees.clear()
+def _unique_attendees(attendees: list[AttendeeIn]) -> dict[str, AttendeeIn]:
+    """Attendees by lowercased e-mail, the first one of each address kept."""
     unique: dict[str, AttendeeIn] = {}
     for item in attendees:
         unique.setdefault(str(item.email).lower(), item)
-    matches = _match_persons(session, activity.company_id, list(unique))
-    for email, item in unique.items():
-        activity.attendees.append(
-            ActivityAttendee(
-                email=email,
-                name=item.name,
-                status=item.status,
-                is_organizer=item.is_organizer,
-                person_id=matches.get(email),
-            )
+    return unique
+
+
+def _attendee_rows(unique: dict[str, AttendeeIn], matches: dict[str, int]) -> list[ActivityAttendee]:
+    return [
+        ActivityAttendee(
+            email=email, name=item.name, status=item.status, is_organizer=item.is_organizer,
+            person_id=matches.get(email),
         )
+        for email, item in unique.items()
+    ]
+
+
+def _set_attendees(session: Session, activity: Activity, attendees: list[AttendeeIn]) -> None:
+    activity.attendees.clear()
+    unique = _unique_attendees(attendees)
+    activity.attendees.extend(_attendee_rows(unique, _match_persons(session, activity.company_id, list(unique))))
 
 
 def _touch(activity: Activity, actor: User) -> None:
     activity.version = (activity.version or 0) + 1
     activity.updated_at = utcnow()
     activity.updated_by_id = actor.id
+
+
+def _new_activity(
+    data: ActivityCreate,
+    *,
+    company_id: int,
+    owner_id: int,
+    type_id: int,
+    actor_id: int,
+    origin: str = "crm",
+    read_only: bool = False,
+    series_uid: str | None = None,
+    occurrence_id: str | None = None,
+    uuid: str | None = None,
+) -> Activity:
+    """The new row with every field of `data` (timing, participants and attendees are set apart)."""
+    activity = Activity(
+        company_id=company_id,
+        owner_id=owner_id,
+        type_id=type_id,
+        subject=data.subject,
+        busy=data.busy,
+        done=data.done,
+        location=data.location,
+        public_description=data.public_description,
+        note=data.note,
+        deal_id=data.deal_id,
+        person_id=data.person_id,
+        org_id=data.org_id,
+        conference_url=data.conference_meeting_url,
+        visibility=data.visibility,
+        private=data.private,
+        read_only=read_only,
+        series_uid=series_uid,
+        occurrence_id=occurrence_id,
+        origin=origin,
+        version=1,
+        created_by_id=actor_id,
+        updated_by_id=actor_id,
+    )
+    if uuid:
+        activity.uuid = uuid
+    return activity
 
 
 def create_activity(
@@ -158,32 +207,10 @@ def create_activity(
     timing = build_timing(
         start=data.start, end=data.end, all_day=data.all_day, timezone=data.timezone, default_zone=owner.timezone
     )
-    activity = Activity(
-        company_id=actor.company_id,
-        owner_id=owner.id,
-        type_id=activity_type.id,
-        subject=data.subject,
-        busy=data.busy,
-        done=data.done,
-        location=data.location,
-        public_description=data.public_description,
-        note=data.note,
-        deal_id=data.deal_id,
-        person_id=data.person_id,
-        org_id=data.org_id,
-        conference_url=data.conference_meeting_url,
-        visibility=data.visibility,
-        private=data.private,
-        read_only=read_only,
-        series_uid=series_uid,
-        occurrence_id=occurrence_id,
-        origin=origin,
-        version=1,
-        created_by_id=actor.id,
-        updated_by_id=actor.id,
+    activity = _new_activity(
+        data, company_id=actor.company_id, owner_id=owner.id, type_id=activity_type.id, actor_id=actor.id,
+        origin=origin, read_only=read_only, series_uid=series_uid, occurrence_id=occurrence_id, uuid=uuid,
     )
-    if uuid:
-        activity.uuid = uuid
     apply_timing(activity, timing)
     session.add(activity)
     _set_participants(session, actor, activity, data.participants)
@@ -225,25 +252,11 @@ def create_activities_from_sync(
             timing = build_timing(
                 start=data.start, end=data.end, all_day=data.all_day, timezone=data.timezone, default_zone=owner.timezone
             )
-            activity = Activity(
-                company_id=owner.company_id, owner_id=owner.id, type_id=found.id, subject=data.subject, busy=data.busy,
-                done=data.done, location=data.location, public_description=data.public_description, note=data.note,
-                conference_url=data.conference_meeting_url, visibility=data.visibility, private=data.private,
-                read_only=extra.get("read_only", False), series_uid=extra.get("series_uid"),
-                occurrence_id=extra.get("occurrence_id"), origin=extra.get("origin", "crm"), version=1,
-                created_by_id=owner.id, updated_by_id=owner.id,
+            activity = _new_activity(
+                data, company_id=owner.company_id, owner_id=owner.id, type_id=found.id, actor_id=owner.id, **extra
             )
-            if extra.get("uuid"):
-                activity.uuid = extra["uuid"]
             apply_timing(activity, timing)
-            unique: dict[str, AttendeeIn] = {}
-            for item in data.attendees:
-                unique.setdefault(str(item.email).lower(), item)
-            activity.attendees = [
-                ActivityAttendee(email=email, name=item.name, status=item.status, is_organizer=item.is_organizer,
-                                 person_id=matches.get(email))
-                for email, item in unique.items()
-            ]
+            activity.attendees = _attendee_rows(_unique_attendees(data.attendees), matches)
             session.add(activity)
             results.append(activity)
         except CrmError as exc:
