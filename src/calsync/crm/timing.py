@@ -22,8 +22,9 @@ def _check_year(year: int, value: str, field: str) -> None:
 
 
 def zone(name: str, field: str = "timezone") -> ZoneInfo:
-    """The IANA zone called `name`, or a 422 that says what a valid name looks like."""
-    if not name or name.startswith("/") or ".." in name:
+    """The IANA zone called `name`, or a 422 that says what a valid name looks like. Only names
+    of the zone database count (not files such as 'localtime' or 'posixrules' that ZoneInfo reads)."""
+    if not is_valid_zone(name):
         raise Invalid(f"{field}: '{name}' is not an IANA time zone name such as 'Europe/Berlin'", field=field)
     try:
         return ZoneInfo(name)

@@ -5,7 +5,8 @@ through `crm.services.activities` with source="ui"; the page shows what `present
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
@@ -17,7 +18,6 @@ from calsync.crm.errors import CrmError
 from calsync.crm.schemas import ActivityCreate, ActivityOut, ActivityUpdate
 from calsync.crm.services import activities as activity_service
 from calsync.crm.services.activity_queries import present
-from calsync.crm.timing import is_valid_zone
 from calsync.store.tables import Deal, Organization, Person, User
 from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
@@ -164,23 +164,34 @@ def new_form(request: Request, user: User = Depends(page_user), session: Session
     return _page(request, user, session, values=_blank_form(user, request), item=None)
 
 
+Result = TypeVar("Result")
+
+
+def _write(session: Session, action: Callable[[], Result]) -> tuple[Result | None, tuple[str, str] | None]:
+    """Runs one write of the editor and commits it. Returns its result, or (on refusal, rolled
+    back) the message and the field at fault for the form to show."""
+    try:
+        result = action()
+        session.commit()
+        return result, None
+    except ValidationError as exc:
+        session.rollback()
+        return None, _validation_message(exc)
+    except CrmError as exc:
+        session.rollback()
+        return None, (exc.message, exc.field or "")
+
+
 @router.post("/activities/new")
 async def create(request: Request, user: User = Depends(page_user), session: Session = Depends(get_session)) -> Response:
     values = await _read_form(request)
-    try:
-        if not values["all_day"] and not is_valid_zone(values["timezone"]):
-            raise ValueError(f"'{values['timezone']}' is not a time zone name such as Europe/Berlin")
-        activity = activity_service.create_activity(session, user, ActivityCreate(**_payload(values, user)), source="ui")
-        session.commit()
-    except ValidationError as exc:
-        message, field = _validation_message(exc)
-    except CrmError as exc:
-        message, field = exc.message, exc.field or ""
-    except ValueError as exc:
-        message, field = str(exc), "timezone"
-    else:
+    activity, refused = _write(
+        session, lambda: activity_service.create_activity(session, user, ActivityCreate(**_payload(values, user)), source="ui")
+    )
+    if refused is None:
+        assert activity is not None
         return see_other(f"/activities/{activity.id}?saved=1")
-    session.rollback()
+    message, field = refused
     return _page(request, user, session, values=values, item=None, error=message, error_field=field, status_code=422)
 
 
@@ -200,20 +211,12 @@ def edit_form(request: Request, activity_id: ItemId, user: User = Depends(page_u
 @router.post("/activities/{activity_id}")
 async def save(request: Request, activity_id: ItemId, user: User = Depends(page_user), session: Session = Depends(get_session)) -> Response:
     values = await _read_form(request)
-    try:
-        if not values["all_day"] and not is_valid_zone(values["timezone"]):
-            raise ValueError(f"'{values['timezone']}' is not a time zone name such as Europe/Berlin")
-        activity_service.update_activity(session, user, activity_id, ActivityUpdate(**_payload(values, user)), source="ui")
-        session.commit()
-    except ValidationError as exc:
-        message, field = _validation_message(exc)
-    except CrmError as exc:
-        message, field = exc.message, exc.field or ""
-    except ValueError as exc:
-        message, field = str(exc), "timezone"
-    else:
+    _, refused = _write(session, lambda: activity_service.update_activity(
+        session, user, activity_id, ActivityUpdate(**_payload(values, user)), source="ui"
+    ))
+    if refused is None:
         return see_other(f"/activities/{activity_id}?saved=1")
-    session.rollback()
+    message, field = refused
     try:
         item = _item(session, user, activity_id)
     except CrmError as exc:
