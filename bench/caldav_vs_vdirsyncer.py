@@ -41,6 +41,8 @@ from typing import Any
 
 import httpx
 
+import calsync.providers  # noqa: F401  (registers the built-in calendar providers)
+
 HEADING = "CalDAV sync vs vdirsyncer"
 USER, PASSWORD = "bench", "bench-pass-1"
 UTC = dt.timezone.utc
@@ -288,7 +290,7 @@ def step(db: str, secret: str, account_id: int) -> None:
     from sqlalchemy import select
 
     import calsync.sync.apply  # noqa: F401
-    from calsync.providers import registry
+    from calsync.sync import registry
     from calsync.store.tables import SyncAccount
 
     registry.get("caldav")

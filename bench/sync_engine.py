@@ -9,6 +9,7 @@ import os
 import tempfile
 import time
 
+import calsync.providers  # noqa: F401  (registers the built-in calendar providers)
 from calsync.config import Settings
 from calsync.store import migrate
 from calsync.web.context import AppContext

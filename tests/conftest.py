@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import calsync.providers  # noqa: F401  (registers the built-in calendar providers)
 from calsync.config import Settings
 from calsync.crm.services import accounts
 from calsync.store import migrate

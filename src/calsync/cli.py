@@ -8,6 +8,7 @@ import sys
 import typer
 from rich.console import Console
 
+import calsync.providers  # noqa: F401  (registers the built-in calendar providers)
 from calsync.config import get_settings
 from calsync.crm.errors import CrmError
 from calsync.crm.services import accounts

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from calsync.providers import registry
+from calsync.sync import registry
 from calsync.sync.provider import ConnectError
 from tests.support.radicale import DavServer, radicale_server
 

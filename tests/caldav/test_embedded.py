@@ -14,7 +14,7 @@ import pytest
 from calsync.crm.schemas import ActivityCreate
 from calsync.crm.services import accounts as crm_accounts
 from calsync.crm.services import activities
-from calsync.providers import registry
+from calsync.sync import registry
 from calsync.providers.caldav import embedded
 from calsync.store import migrate
 from calsync.store.db import session_scope

@@ -47,7 +47,7 @@ class Harness:
             return user.id
 
     def connect(self, email: str, account: str | None = None, **settings: Any) -> int:
-        from calsync.providers import registry
+        from calsync.sync import registry
 
         registry.register(self.factory)
         with self.session() as s:

@@ -10,7 +10,7 @@ import pytest
 
 from calsync.crm.schemas import ActivityCreate
 from calsync.crm.services.activities import create_activity
-from calsync.providers import registry
+from calsync.sync import registry
 from calsync.providers.memory import DEFAULT_FACTORY, MemoryCalendarServer, MemoryProviderFactory
 from calsync.store.db import session_scope
 from calsync.store.tables import User

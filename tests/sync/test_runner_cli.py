@@ -63,7 +63,7 @@ def test_failed_runs_retry_with_backoff_and_auth_errors_stop_retrying(h: Harness
 def test_calsync_sync_prints_a_one_line_summary(h: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from calsync import cli
     from calsync.config import get_settings
-    from calsync.providers import registry
+    from calsync.sync import registry
 
     h.connect(A)
     h.create(A, "Call Bob")

@@ -16,6 +16,7 @@ from typing import Protocol
 from fastapi import FastAPI
 from sqlalchemy import select
 
+import calsync.providers  # noqa: F401  (registers the built-in calendar providers)
 from calsync.crm.services import changes
 from calsync.store.tables import SyncAccount
 from calsync.sync.engine import SyncEngine, open_with_registry

@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from calsync.providers import registry
+from calsync.sync import registry
 from calsync.sync.model import CalendarInfo, ChangeSet, Event, EventKey
 from calsync.sync.provider import (
     AlreadyExists,

@@ -14,6 +14,7 @@ from calsync.crm.errors import Conflict, Invalid, NotFound
 from calsync.crm.services.activity_types import type_by_key
 from calsync.crypto import SecretBox
 from calsync.store.tables import SyncAccount, SyncLink, User
+from calsync.sync import registry
 from calsync.sync import repository as repo
 from calsync.sync.provider import ConnectError, ProviderError
 
@@ -54,14 +55,8 @@ def credentials(box: SecretBox, account: SyncAccount) -> dict[str, Any]:
     return json.loads(box.decrypt(account.credentials_encrypted))
 
 
-def _registry():  # type: ignore[no-untyped-def]
-    from calsync.providers import registry  # providers sit above sync; looked up at call time
-
-    return registry
-
-
 def list_calendars(box: SecretBox, account: SyncAccount) -> list[dict[str, Any]]:
-    provider = _registry().get(account.provider).open(credentials(box, account))
+    provider = registry.get(account.provider).open(credentials(box, account))
     try:
         return [
             {"id": c.id, "name": c.name, "writable": c.writable, "primary": c.primary, "color": c.color}
@@ -78,7 +73,6 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
     already connected is switched over: links are dropped, earlier imports are adopted again."""
     if _is_mail(provider, params):
         raise Invalid(NOT_CALENDAR, field="provider")
-    registry = _registry()
     try:
         factory = registry.get(provider)
     except KeyError:

@@ -10,7 +10,6 @@ preconditions)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 import time
@@ -21,7 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from calsync.crm.errors import Conflict
 from calsync.crypto import SecretBox
 from calsync.store.tables import SyncAccount, SyncRun
+from calsync.sync import registry
 from calsync.sync import repository as repo
+from calsync.sync.accounts import credentials
 from calsync.sync.apply import Outbound, apply_inbound
 from calsync.sync.lease import Lease
 from calsync.sync.model import Event, EventKey
@@ -41,10 +42,7 @@ def open_with_registry(box: SecretBox) -> Opener:
     """Opens an account's provider through the registry, with its decrypted credentials."""
 
     def opener(account: SyncAccount) -> CalendarProvider:
-        from calsync.providers import registry
-
-        credentials = json.loads(box.decrypt(account.credentials_encrypted))
-        return registry.get(account.provider).open(credentials)
+        return registry.get(account.provider).open(credentials(box, account))
 
     return opener
 

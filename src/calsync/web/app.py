@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
+import calsync.providers  # noqa: F401  (registers the built-in calendar providers)
 from calsync import __version__
 from calsync.config import Settings, get_settings
 from calsync.store.migrate import require_up_to_date

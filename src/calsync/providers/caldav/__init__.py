@@ -3,7 +3,7 @@ preconditioned writes, split by concern. Importing the package registers the "ca
 
 from __future__ import annotations
 
-from calsync.providers import registry
+from calsync.sync import registry
 from calsync.providers.caldav.factory import CalDavFactory
 from calsync.providers.caldav.provider import CalDavProvider
 

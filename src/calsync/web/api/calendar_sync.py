@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1/calendar-sync", tags=["calendar sync"])
 
 
 def _providers() -> list[dict[str, str]]:
-    from calsync.providers import registry
+    from calsync.sync import registry
 
     return [{"name": name, "label": registry.get(name).label} for name in registry.names()]
 
