@@ -22,6 +22,9 @@ user_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 console = Console()
+# How long `calsync sync` waits for another process's run of the same account. A live run renews its
+# lease, a dead one's lease expires after five minutes, so this covers a long first import too.
+CLI_WAIT_SECONDS = 30 * 60.0
 
 
 def _sessions():  # type: ignore[no-untyped-def]
@@ -125,8 +128,13 @@ def serve(
 def sync(
     user: str = typer.Option(None, "--user", help="sync only this user's calendar (e-mail)"),
     full: bool = typer.Option(False, "--full", help="list the whole calendar again instead of changes only"),
+    wait: bool = typer.Option(True, "--wait/--no-wait",
+                              help="wait for a sync of the same account that is already running (--no-wait: report it busy)"),
 ) -> None:
-    """Runs calendar sync now (every connected user, or one) and prints a one-line summary each."""
+    """Runs calendar sync now (every connected user, or one) and prints a one-line summary each.
+
+    A sync of the same account already running (the app's runner, another `calsync sync`) is waited
+    for, as the API's `sync?wait=true` does, so a scheduled command never fails just for overlapping."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from calsync.store.tables import SyncAccount
@@ -154,7 +162,8 @@ def sync(
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
         for account_id, name in targets:
             task = bar.add_task(f"syncing {name}", total=None)
-            summary = engine.run(account_id, trigger="cli", full=full, progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
+            summary = engine.run(account_id, trigger="cli", full=full, wait=CLI_WAIT_SECONDS if wait else 0.0,
+                                 progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
             bar.remove_task(task)
             console.print(f"{name}: {summary.line()}", highlight=False, soft_wrap=True)
             failed = failed or summary.status not in ("ok",)

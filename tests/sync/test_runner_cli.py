@@ -4,8 +4,12 @@ the `calsync sync` command."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -84,3 +88,60 @@ def test_calsync_sync_prints_a_one_line_summary(h: Harness, tmp_path: Path, monk
     assert f"{A}: ok: 0 pulled, 1 pushed, 0 deleted, 0 conflicts, 0 skipped, 0 errors" in result.output
     assert [e.summary for e in h.events(A)] == ["Call Bob"]
     assert missing.exit_code == 1
+
+
+def _hold_lease(url: str, account_id: int) -> subprocess.Popen[str]:
+    """Another process (as the app's runner would be) holding the account's run lease until told."""
+    script = (
+        "import sys; from calsync.store.db import make_engine, make_session_factory; from calsync.sync.lease import Lease\n"
+        f"lease = Lease(make_session_factory(make_engine({url!r})), {account_id})\n"
+        "print('taken' if lease.take() else 'busy', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "lease.release()\n"
+        "print('released', flush=True)\n"
+    )
+    other = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert other.stdout is not None and other.stdout.readline().strip() == "taken"
+    return other
+
+
+def test_calsync_sync_waits_for_a_running_sync_of_the_account_and_no_wait_reports_busy(
+        h: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from calsync import cli
+    from calsync.config import get_settings
+    from calsync.sync import registry
+
+    account_id = h.connect(A)
+    h.create(A, "Call Bob")
+    registry.register(h.factory)
+    monkeypatch.setenv("CALSYNC_DATABASE_URL", str(h.context.settings.database_url))
+    monkeypatch.setenv("CALSYNC_SECRET_KEY", str(h.context.settings.secret_key))
+    monkeypatch.setenv("CALSYNC_VAR_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    other = _hold_lease(str(h.context.settings.database_url), account_id)
+    try:
+        busy = CliRunner().invoke(cli.app, ["sync", "--user", A, "--no-wait"])
+        assert busy.exit_code == 1, busy.output
+        assert "a sync of this account is already running" in busy.output
+        results: list[Any] = []
+        waiting = threading.Thread(target=lambda: results.append(CliRunner().invoke(cli.app, ["sync", "--user", A])))
+        waiting.start()
+        waiting.join(2.0)
+        assert waiting.is_alive() and results == []  # still waiting for the other process's run
+        assert h.events(A) == []
+        assert other.stdout is not None
+        other.stdin.write("done\n")  # type: ignore[union-attr]
+        other.stdin.flush()  # type: ignore[union-attr]
+        assert other.stdout.readline().strip() == "released"
+        waiting.join(30)
+        other.wait(20)
+    finally:
+        if other.poll() is None:
+            other.kill()
+        get_settings.cache_clear()
+        from calsync.providers.memory import DEFAULT_FACTORY
+
+        registry.register(DEFAULT_FACTORY)
+    assert not waiting.is_alive() and results[0].exit_code == 0, results[0].output
+    assert f"{A}: ok: 0 pulled, 1 pushed" in results[0].output
+    assert [e.summary for e in h.events(A)] == ["Call Bob"]
