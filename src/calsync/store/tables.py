@@ -359,3 +359,19 @@ class SyncOutbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SyncRememberedSettings(Base):
+    """A user's settings for one provider account, kept when they disconnect or switch to another
+    account, so connecting that same account again restores them (sync type, types, privacy, ...)."""
+
+    __tablename__ = "sync_remembered_settings"
+    __table_args__ = (
+        UniqueConstraint("user_id", "provider", "account_name", name="uq_sync_remembered_settings_account"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    account_name: Mapped[str] = mapped_column(String(320))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    saved_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

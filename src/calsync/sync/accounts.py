@@ -7,13 +7,13 @@ import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from calsync.crm.errors import Conflict, Invalid, NotFound
 from calsync.crm.services.activity_types import type_by_key
 from calsync.crypto import SecretBox
-from calsync.store.tables import SyncAccount, SyncLink, User
+from calsync.store.tables import SyncAccount, SyncLink, SyncRememberedSettings, User
 from calsync.sync import registry
 from calsync.sync import repository as repo
 from calsync.sync.provider import ConnectError, ProviderError
@@ -35,6 +35,11 @@ class SyncSettingsIn(BaseModel):
     push_types: list[str] | None = Field(default=None, max_length=200)
     include_details: bool | None = None
     send_invitations: bool | None = None
+
+
+# The settings that belong to one provider account and come back when it is connected again.
+REMEMBERED = ("sync_type", "external_event_visibility", "private_events", "import_type_key", "push_types",
+              "include_details", "send_invitations", "calendar_id", "calendar_name")
 
 
 def _is_mail(provider: str, params: dict[str, Any]) -> bool:
@@ -101,6 +106,8 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
     if account is None:
         account = SyncAccount(user_id=user.id, company_id=user.company_id)
         session.add(account)
+    elif not same:
+        remember(session, account)  # switching away: the old account's settings wait for its return
     account.credentials_encrypted = box.encrypt(json.dumps(creds))
     account.enabled, account.last_error = True, None
     if same:
@@ -114,11 +121,66 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
     account.provider, account.account_name = provider, name
     account.calendar_id = choice.id if choice else None
     account.calendar_name = choice.name if choice else None
+    explicit = bool(wanted or params.get("calendar"))
+    _restore(session, account, user, calendars if not explicit else [])
     account.state = "active"
     account.cursor = account.horizon_until = None
     account.pending_deletions = None
+    account.settings_version = (account.settings_version or 1) + 1
     session.flush()
     return account
+
+
+def remember(session: Session, account: SyncAccount) -> None:
+    """Keeps this account's settings for the user, for when the same account is connected again."""
+    if not account.provider or not account.account_name or account.user_id is None:
+        return
+    values = {key: getattr(account, key) for key in REMEMBERED}
+    row = session.scalar(select(SyncRememberedSettings).where(
+        SyncRememberedSettings.user_id == account.user_id, SyncRememberedSettings.provider == account.provider,
+        SyncRememberedSettings.account_name == account.account_name))
+    if row is None:
+        session.add(SyncRememberedSettings(user_id=account.user_id, provider=account.provider,
+                                           account_name=account.account_name, settings=values))
+    else:
+        row.settings = values
+    session.flush()
+
+
+def _restore(session: Session, account: SyncAccount, user: User, calendars: list[Any]) -> None:
+    """Puts back the settings this user had for this provider account. Types deleted since then
+    fall back to the defaults; the calendar comes back only when it is still there and writable and
+    the user did not name another one (`calendars` is empty then)."""
+    row = session.scalar(select(SyncRememberedSettings).where(
+        SyncRememberedSettings.user_id == user.id, SyncRememberedSettings.provider == account.provider,
+        SyncRememberedSettings.account_name == account.account_name))
+    if row is None:
+        return
+    saved = dict(row.settings or {})
+    for key in ("sync_type", "external_event_visibility", "private_events", "include_details", "send_invitations"):
+        if key in saved and saved[key] is not None:
+            setattr(account, key, saved[key])
+    if saved.get("import_type_key"):
+        try:
+            type_by_key(session, user.company_id, saved["import_type_key"], field="import_type", active_only=False)
+            account.import_type_key = saved["import_type_key"]
+        except Invalid:
+            pass
+    if "push_types" in saved:
+        keys = saved["push_types"]
+        if keys is not None:
+            kept = []
+            for key in keys:
+                try:
+                    type_by_key(session, user.company_id, key, field="push_types", active_only=False)
+                    kept.append(key)
+                except Invalid:
+                    continue
+            keys = sorted(set(kept))
+        account.push_types = keys
+    calendar = next((c for c in calendars if c.id == saved.get("calendar_id") and c.writable), None)
+    if calendar is not None:
+        account.calendar_id, account.calendar_name = calendar.id, calendar.name
 
 
 def update_settings(session: Session, box: SecretBox, user: User, body: dict[str, Any]) -> SyncAccount:
@@ -204,6 +266,7 @@ def disconnect(session: Session, user: User) -> None:
     """Removes the connection, its links and log. Activities stay; earlier imports are remembered
     so a later reconnect adopts them instead of duplicating."""
     account = get_account(session, user)
+    remember(session, account)
     session.delete(account)
     session.flush()
 

@@ -150,8 +150,11 @@ def mode_for(private_events: PrivateMode, origin: str) -> PrivateMode:
     return private_events if origin == "calendar" else "busy_block"
 
 
-def _pair(plan: Plan, s: AccountSettings, link: LinkState, item: CrmItem | None, event: Event | None, gone: bool) -> None:
-    """One linked pair. `event` None and not `gone`: the event did not change in this listing."""
+def _pair(plan: Plan, s: AccountSettings, link: LinkState, item: CrmItem | None, event: Event | None, gone: bool,
+          fresh: bool = False) -> None:
+    """One linked pair. `event` None and not `gone`: the event did not change in this listing.
+    `fresh`: a pair adopted just now (after a reconnect), with no earlier sync to compare with, so
+    sides that differ are no conflict: the newer one is kept and logged as such."""
     mode = mode_for(s.private_events, link.origin)
     crm_gone = item is None or item.deleted
     became_private = event is not None and event.is_private and not link.event_private and event.etag != link.etag
@@ -193,13 +196,15 @@ def _pair(plan: Plan, s: AccountSettings, link: LinkState, item: CrmItem | None,
     crm_changed = _crm_changed(link, item) and not item.read_only
     if ev_changed and crm_changed:
         assert event is not None
+        kind, why = ("adopt", "linked again after a reconnect and the two sides differ") if fresh else (
+            "conflict", "changed on both sides")
         if to_crm(event, mode) == item.fields:
             plan.add("record", key=link.key, activity_id=item.id, event=event)
         elif _is_newer(event, item):
-            plan.note("conflict", activity_label(item), "changed on both sides: the calendar's change is newer and wins")
+            plan.note(kind, activity_label(item), f"{why}: the calendar's change is newer and wins")
             plan.add("update_activity", key=link.key, activity_id=item.id, event=event)
         else:
-            plan.note("conflict", activity_label(item), "changed on both sides: the CRM's change is newer and wins")
+            plan.note(kind, activity_label(item), f"{why}: the CRM's change is newer and wins")
             plan.add("record", key=link.key, activity_id=item.id, event=event, reason="keep_crm_hash")
             plan.add("push_update", key=link.key, activity_id=item.id, etag=event.etag)
     elif ev_changed:
@@ -234,7 +239,7 @@ def _first_sight(plan: Plan, s: AccountSettings, event: Event, crm: CrmState, ta
             return
         taken.add(mine.id)
         plan.add("adopt", key=event.key, activity_id=mine.id, event=event, reason=mine.origin)
-        _pair(plan, s, _fresh_link(event.key, mine), mine, event, False)
+        _pair(plan, s, _fresh_link(event.key, mine), mine, event, False, fresh=True)
         return
     if event.key in crm.origins:
         known = crm.origins[event.key]
@@ -245,7 +250,7 @@ def _first_sight(plan: Plan, s: AccountSettings, event: Event, crm: CrmState, ta
             return
         taken.add(known.id)
         plan.add("adopt", key=event.key, activity_id=known.id, event=event, reason="calendar")
-        _pair(plan, s, _fresh_link(event.key, known), known, event, False)
+        _pair(plan, s, _fresh_link(event.key, known), known, event, False, fresh=True)
         return
     if s.sync_type == "one_way":
         plan.note("skip", event_label(event), "one-way sync: events made in the calendar are not imported")
