@@ -84,6 +84,8 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
         raise Invalid(f"unknown provider '{provider}': use one of {', '.join(registry.names())}", field="provider") from None
     try:
         name, creds = factory.connect(dict(params))
+        # the user's own address, for providers that must name an organizer and learn none from the server
+        creds.setdefault("owner_email", user.email)
     except ConnectError as exc:
         raise Invalid(exc.message, field=exc.field or "provider") from None
     except ProviderError as exc:

@@ -73,6 +73,20 @@ def find_home(client: DavClient, principal_url: str) -> str:
     raise NotCalDav("the server names no calendar home (CALDAV:calendar-home-set)")
 
 
+def own_address(client: DavClient, principal_url: str) -> str | None:
+    """The account's e-mail from CALDAV:calendar-user-address-set (RFC 6638), or None when the
+    server names none (Radicale and Xandikos give only paths)."""
+    try:
+        status = client.propfind(principal_url, "C:calendar-user-address-set")
+    except ProviderError:
+        return None
+    for item in status.responses:
+        for href in item.hrefs(tag(CALDAV, "calendar-user-address-set")):
+            if href.lower().startswith("mailto:") and "@" in href:
+                return href[7:].strip().lower()
+    return None
+
+
 def list_calendars(client: DavClient, home_url: str, *, depth: str = "1") -> list[CalendarInfo]:
     """The collections in the home that can hold VEVENTs; `writable` from the privilege set.
     With depth "0", the calendar at `home_url` itself."""

@@ -113,6 +113,7 @@ class CalDavFactory:
                 if not any(norm(c.id) == norm(direct) for c in calendars):
                     calendars = calendars + _direct(client, direct)
             chosen = _pick(calendars, str(wanted) if wanted else None, found.given_calendar, username)
+            address = discovery.own_address(client, found.principal_url) or (username if "@" in username else None)
         except AuthError:
             raise ConnectError(WRONG_PASSWORD, field="password") from None
         except discovery.NotCalDav as exc:
@@ -129,6 +130,7 @@ class CalDavFactory:
             "password": password,
             "calendar_id": chosen.id,
             "calendar_name": chosen.name,
+            "address": address,
         }
         return f"{username} on {host}", credentials
 
@@ -140,6 +142,7 @@ class CalDavFactory:
             home_url=credentials.get("home_url"),
             timeout=self.timeout,
             chosen_calendar=credentials.get("calendar_id"),
+            own_address=credentials.get("address") or credentials.get("owner_email"),
         )
 
 

@@ -17,6 +17,9 @@ import icalendar
 from calsync.sync.model import Event, EventAttendee
 
 ACTIVITY_PROP = "X-CALSYNC-ACTIVITY-ID"
+# Marks the ORGANIZER line naming the account itself, which we add when we write attendees (RFC
+# 5545 wants an ORGANIZER on every event with attendees); it is not read back as an attendee.
+OWN_ORGANIZER_PARAM = "X-CALSYNC-ACCOUNT"
 PRODID = "-//calsync//calsync CalDAV provider//EN"
 MAX_TEXT = 100_000  # characters in SUMMARY/DESCRIPTION/LOCATION before we refuse an item
 MAX_OBJECT = 2_000_000  # bytes of one calendar object before we refuse it
@@ -138,7 +141,7 @@ def attendees_of(component: icalendar.cal.Component) -> list[EventAttendee]:
             status=_PARTSTAT.get(str(params.get("PARTSTAT", "NEEDS-ACTION")).upper(), "needs_action"),
         ))
     organizer = component.get("ORGANIZER")
-    if organizer is not None:
+    if organizer is not None and not _is_own_organizer(organizer):  # ours names the account: no CRM data
         email = _email(organizer).lower()
         for attendee in result:
             if attendee.email == email:
@@ -148,6 +151,10 @@ def attendees_of(component: icalendar.cal.Component) -> list[EventAttendee]:
             name = str(getattr(organizer, "params", {}).get("CN", ""))
             result.insert(0, EventAttendee(email=email, name=name, organizer=True))
     return result
+
+
+def _is_own_organizer(line: object) -> bool:
+    return str(getattr(line, "params", {}).get(OWN_ORGANIZER_PARAM, "")).upper() == "TRUE"
 
 
 def conference_of(component: icalendar.cal.Component) -> str:
@@ -272,34 +279,76 @@ def _attendee_key(items: list[EventAttendee]) -> list[tuple[str, str, str, bool]
     return [(a.email.lower(), a.name, a.status, a.organizer) for a in items]
 
 
-def _set_attendees(component: icalendar.cal.Component, event: Event, send_invitations: bool) -> None:
-    if _attendee_key(attendees_of(component)) != _attendee_key(event.attendees):
-        component.pop("ATTENDEE", None)
-        component.pop("ORGANIZER", None)
-        for attendee in event.attendees:
-            params: dict[str, str] = {"PARTSTAT": _PARTSTAT_OUT.get(attendee.status, "NEEDS-ACTION")}
-            if attendee.name:
-                params["CN"] = attendee.name
-            if attendee.organizer:
-                organizer = icalendar.vCalAddress(f"mailto:{attendee.email}")
-                if attendee.name:
-                    organizer.params["CN"] = attendee.name
-                component.add("ORGANIZER", organizer)
-                params["ROLE"] = "CHAIR"
-            address = icalendar.vCalAddress(f"mailto:{attendee.email}")
-            address.params.update(params)
-            component.add("ATTENDEE", address)
-    if send_invitations:
+def _set_attendees(component: icalendar.cal.Component, event: Event, send_invitations: bool,
+                   own_address: str | None) -> None:
+    """Writes the attendee list when it differs. Lines that still say the same are kept as they
+    were (parameters other clients or the server put there included); only the lines written here
+    get SCHEDULE-AGENT=CLIENT (RFC 6638 7.1: the client handles scheduling, the server sends no
+    mail), so a meeting the user organised in their own app keeps its scheduling. With attendees
+    and no organizer among them, the account itself is written as ORGANIZER (RFC 5545 3.8.4.3)."""
+    if sorted(_attendee_key(attendees_of(component))) == sorted(_attendee_key(event.attendees)):
         return
-    # RFC 6638 section 7.1: the client (we) handles scheduling, so the server sends no mail.
-    for name in ("ATTENDEE", "ORGANIZER"):
-        raw = component.get(name)
-        for item in raw if isinstance(raw, list) else ([raw] if raw is not None else []):
-            if hasattr(item, "params"):
-                item.params["SCHEDULE-AGENT"] = "CLIENT"
+    old_lines = component.get("ATTENDEE")
+    kept_attendees = {_email(line).lower(): line
+                      for line in (old_lines if isinstance(old_lines, list) else ([old_lines] if old_lines is not None else []))}
+    # the lines still wanted keep their place; new ones follow
+    position = {email: n for n, email in enumerate(kept_attendees)}
+    wanted = sorted(event.attendees, key=lambda a: position.get(a.email.lower(), len(position)))
+    old_organizer = component.get("ORGANIZER")
+    component.pop("ATTENDEE", None)
+    component.pop("ORGANIZER", None)
+    if not event.attendees:
+        return
+
+    def written(email: str, params: dict[str, str]) -> icalendar.vCalAddress:
+        address = icalendar.vCalAddress(f"mailto:{email}")
+        address.params.update(params)
+        if not send_invitations:
+            address.params["SCHEDULE-AGENT"] = "CLIENT"
+        return address
+
+    chair = next((a for a in event.attendees if a.organizer), None)
+    organizer_email = chair.email.lower() if chair else (own_address or "").strip().lower()
+    organizer_only = False
+    if organizer_email:
+        organizer_name = chair.name if chair else ""
+        if old_organizer is not None and _email(old_organizer).lower() == organizer_email and (
+                chair is None) == _is_own_organizer(old_organizer) and (
+                chair is None or str(old_organizer.params.get("CN", "")) == organizer_name):
+            component.add("ORGANIZER", old_organizer)
+            organizer_only = organizer_email not in kept_attendees
+        else:
+            params = {"CN": organizer_name} if organizer_name else {}
+            if chair is None:
+                params[OWN_ORGANIZER_PARAM] = "TRUE"
+            component.add("ORGANIZER", written(organizer_email, params))
+    for attendee in wanted:
+        email = attendee.email.lower()
+        line = kept_attendees.get(email)
+        if line is not None and _attendee_key(attendees_of(_holding(line))) == _attendee_key(
+                [EventAttendee(email, attendee.name, attendee.status)]):
+            component.add("ATTENDEE", line)
+            continue
+        if attendee.organizer and organizer_only and (attendee.name, attendee.status) == (
+                str(old_organizer.params.get("CN", "")), "needs_action"):
+            continue  # the organizer line alone already says this
+        params = {"PARTSTAT": _PARTSTAT_OUT.get(attendee.status, "NEEDS-ACTION")}
+        if attendee.name:
+            params["CN"] = attendee.name
+        if attendee.organizer:
+            params["ROLE"] = "CHAIR"
+        component.add("ATTENDEE", written(email, params))
 
 
-def apply(component: icalendar.cal.Component, event: Event, *, send_invitations: bool) -> None:
+def _holding(line: object) -> icalendar.cal.Component:
+    """A scratch component with one ATTENDEE line, to read it the way attendees_of does."""
+    scratch = icalendar.Event()
+    scratch.add("ATTENDEE", line)
+    return scratch
+
+
+def apply(component: icalendar.cal.Component, event: Event, *, send_invitations: bool,
+          own_address: str | None = None) -> None:
     """Writes the mapped fields of `event` into `component`, touching only what differs."""
     _set_text(component, "SUMMARY", event.summary)
     _set_text(component, "DESCRIPTION", event.description)
@@ -321,7 +370,7 @@ def apply(component: icalendar.cal.Component, event: Event, *, send_invitations:
     if conference_of(component) != event.conference_url:
         target = next((n for n in ("CONFERENCE", "X-GOOGLE-CONFERENCE", "URL") if n in component), "URL")
         _set_text(component, target, event.conference_url)
-    _set_attendees(component, event, send_invitations)
+    _set_attendees(component, event, send_invitations, own_address)
     now = _now()
     for name in ("DTSTAMP", "LAST-MODIFIED"):
         component.pop(name, None)
@@ -341,7 +390,7 @@ def _serialize(cal: icalendar.Calendar, around: dt.date | None = None) -> str:
     return cal.to_ical().decode()
 
 
-def new_object(event: Event, uid: str, *, send_invitations: bool) -> str:
+def new_object(event: Event, uid: str, *, send_invitations: bool, own_address: str | None = None) -> str:
     """A fresh VCALENDAR holding one VEVENT for `event` (a CRM-born activity)."""
     cal = icalendar.Calendar()
     cal.add("PRODID", PRODID)
@@ -351,13 +400,13 @@ def new_object(event: Event, uid: str, *, send_invitations: bool) -> str:
     component.add("CREATED", _now())
     component.add("SEQUENCE", 0)
     cal.add_component(component)
-    apply(component, event, send_invitations=send_invitations)
+    apply(component, event, send_invitations=send_invitations, own_address=own_address)
     component.pop("SEQUENCE", None)
     component.add("SEQUENCE", 0)
     return _serialize(cal, _times(event)[0])
 
 
-def patched_object(raw: str, event: Event, *, send_invitations: bool) -> str:
+def patched_object(raw: str, event: Event, *, send_invitations: bool, own_address: str | None = None) -> str:
     """`raw` with the mapped fields of `event` written into the right VEVENT (the master, or the
     override of `event.recurrence_id`, created from the master when missing)."""
     cal = parse(raw)
@@ -372,7 +421,7 @@ def patched_object(raw: str, event: Event, *, send_invitations: bool) -> str:
                 break
         else:
             target = _new_override(cal, target, event.recurrence_id)
-    apply(target, event, send_invitations=send_invitations)
+    apply(target, event, send_invitations=send_invitations, own_address=own_address)
     return _serialize(cal, _times(event)[0])
 
 

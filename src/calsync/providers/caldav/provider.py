@@ -39,8 +39,10 @@ class CalDavProvider:
         counter: RequestCounter | None = None,
         timeout: float = 30.0,
         chosen_calendar: str | None = None,
+        own_address: str | None = None,
     ) -> None:
         self.url = url
+        self.own_address = own_address  # the account's e-mail: ORGANIZER of events we give attendees
         self.chosen_calendar = chosen_calendar
         self.home_url = home_url
         self.client = DavClient(url, username, password, counter=counter, timeout=timeout)
@@ -151,7 +153,7 @@ class CalDavProvider:
         calendar_id = event.calendar_id
         href = self.href_for(calendar_id, event.activity_uuid)
         uid = event.uid or event.activity_uuid
-        text = ical.new_object(event, uid, send_invitations=send_invitations)
+        text = ical.new_object(event, uid, send_invitations=send_invitations, own_address=self.own_address)
         response = self.client.send(
             "PUT", wire(href), body=text, content_type="text/calendar; charset=utf-8",
             headers={"If-None-Match": "*"},
@@ -176,7 +178,7 @@ class CalDavProvider:
                 raise EventNotFound(f"the event {href} is no longer in the calendar")
             raw, current_etag = found
             etag = etag or current_etag
-        text = ical.patched_object(raw, event, send_invitations=send_invitations)
+        text = ical.patched_object(raw, event, send_invitations=send_invitations, own_address=self.own_address)
         headers = {"If-Match": etag} if etag else {}
         response = self.client.send("PUT", wire(href), body=text, content_type="text/calendar; charset=utf-8",
                                     headers=headers)
