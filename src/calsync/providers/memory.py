@@ -78,7 +78,8 @@ class Series:
             instance = self.overrides.get(rid) or replace(
                 self.base, start=start, end=end, start_date=sdate, end_date=edate, attendees=list(self.base.attendees)
             )
-            instance = replace(instance, recurrence_id=rid, series_id=self.base.event_id, event_id=self.base.event_id)
+            instance = replace(instance, recurrence_id=rid, series_id=self.base.event_id, event_id=self.base.event_id,
+                               raw=f"memory-series:{self.base.event_id}")
             if _instance_end(instance) > window.start:
                 out.append(instance)
         return out
@@ -410,6 +411,19 @@ class MemoryProvider:
                 item.deleted = True
                 self.server._stamp(item)
         self.server._after("delete_event")
+
+    def restore_series(self, calendar_id: str, event_id: str, original: str | None) -> None:
+        """Puts a deleted series back as it was (the server keeps deleted items)."""
+        with self.server._lock:
+            self._call("restore_series")
+            item = self.server._calendar(self.account, calendar_id).items.get(event_id)
+            if item is None or item.series is None:
+                raise EventNotFound(f"there is no series {event_id} to put back")
+            if not item.deleted:
+                raise AlreadyExists(f"the series {event_id} is there already")
+            item.deleted = False
+            self.server._stamp(item)
+        self.server._after("restore_series")
 
     def get_event(self, calendar_id: str, event_id: str) -> list[Event]:
         with self.server._lock:

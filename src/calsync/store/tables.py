@@ -375,3 +375,21 @@ class SyncRememberedSettings(Base):
     account_name: Mapped[str] = mapped_column(String(320))
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     saved_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SyncSeriesOriginal(Base):
+    """The provider's own copy (for CalDAV, the iCalendar object) of a recurring series last seen
+    in the calendar, so cancelling pending deletions can put the series back as one object
+    instead of one event per occurrence."""
+
+    __tablename__ = "sync_series_originals"
+    __table_args__ = (
+        UniqueConstraint("account_id", "calendar_id", "event_id", name="uq_sync_series_originals_event"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("sync_accounts.id", ondelete="CASCADE"), index=True)
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    etag: Mapped[str | None] = mapped_column(String(256))
+    original: Mapped[str] = mapped_column(Text)
+    saved_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

@@ -16,6 +16,7 @@ from calsync.crm.schemas import ActivityCreate, ActivityUpdate
 from calsync.crm.services import activities as activity_service
 from calsync.store.tables import Activity, SyncAccount, SyncLink, SyncOrigin, SyncOutbox
 from calsync.sync import repository as repo
+from calsync.sync import series as series_store
 from calsync.sync.mapping import content_hash, crm_values, fields_of, to_crm, to_event
 from calsync.sync.model import Event, EventKey
 from calsync.sync.provider import (
@@ -213,7 +214,35 @@ class Outbound:
                 self.renew()
             if self.progress is not None:
                 self.progress(done, len(writes))
+        for d in plan.decisions:
+            if d.kind == "restore_series" and d.key is not None:
+                self._restore_series(d.key)
         self.deletions()
+
+    def _restore_series(self, key: EventKey) -> None:
+        """Puts a recurring series the calendar lost back as one object, from its stored original
+        (its occurrences keep their links and come back under the same keys). Never falls back
+        to writing the occurrences one by one."""
+        session = self.sessions()
+        try:
+            stored = series_store.original(session, self.account_id, key.calendar_id, key.event_id)
+        finally:
+            session.close()
+        restore = getattr(self.provider, "restore_series", None)  # optional, like prefetch
+        if restore is None or stored is None:
+            self.summary.note("error", "a recurring event",
+                              "could not be put back: no stored copy of the series (restore it in the calendar app)")
+            return
+        try:
+            restore(key.calendar_id, key.event_id, stored)
+        except AlreadyExists:
+            return  # back already (restored elsewhere, or a repeated run)
+        except (AuthError, RateLimited):
+            raise
+        except ProviderError as exc:
+            self.summary.note("error", "a recurring event", f"could not be put back: {exc.message}")
+            return
+        self.summary.pushed += 1
 
     def _prefetch(self, updates: list[Decision]) -> None:
         """Providers that can read many events in one request (CalDAV multiget) get the events

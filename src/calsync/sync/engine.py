@@ -22,6 +22,7 @@ from calsync.crypto import SecretBox
 from calsync.store.tables import SyncAccount, SyncRun
 from calsync.sync import registry
 from calsync.sync import repository as repo
+from calsync.sync import series
 from calsync.sync.accounts import credentials
 from calsync.sync.apply import Outbound, apply_inbound
 from calsync.sync.lease import Lease
@@ -228,6 +229,7 @@ class SyncEngine:
                 self._finish(summary, "needs_confirmation", plan.guard, now)
                 return False
             apply_inbound(session, account, plan, crm, summary, now)
+            series.remember(session, account.id, pulled.events)
             account.cursor = cursor
             account.horizon_until = pulled.window.end
             account.pending_deletions = None

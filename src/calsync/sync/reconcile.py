@@ -23,7 +23,7 @@ MASS_DELETE_MIN, MASS_DELETE_SHARE = 10, 0.2
 # Inbound kinds are applied in the transaction that advances the cursor; outbound kinds are
 # provider calls made after that commit.
 INBOUND = {"import", "adopt", "update_activity", "trash_activity", "restore_activity", "record", "drop_link", "detach"}
-OUTBOUND = {"push_create", "push_update", "push_delete"}
+OUTBOUND = {"push_create", "push_update", "push_delete", "restore_series"}
 
 
 @dataclass(frozen=True)
@@ -345,9 +345,17 @@ def _guard(plan: Plan, pulled: Pulled, live: int, gone: set[EventKey], policy: D
     # cancelled: keep everything; what the calendar lost is written back from the CRM, and
     # activities deleted in the CRM come back from the trash.
     kept: list[Decision] = []
+    series: set[EventKey] = set()
     for d in plan.decisions:
         if not d.counts_as_deletion:
             kept.append(d)
+        elif d.kind == "trash_activity" and d.key is not None and d.key.recurrence_id:
+            # an occurrence: the series goes back as one object (its stored original) and the
+            # occurrence keeps its link, instead of one single event per occurrence
+            whole = EventKey(d.key.calendar_id, d.key.event_id)
+            if whole not in series:
+                series.add(whole)
+                kept.append(Decision("restore_series", key=whole))
         elif d.kind == "trash_activity":
             kept.append(Decision("drop_link", key=d.key))
             kept.append(Decision("push_create", activity_id=d.activity_id, reason="recreate"))

@@ -192,6 +192,18 @@ class CalDavProvider:
         new_etag = self._etag_after_write(event.calendar_id, href, response.headers.get("ETag"))
         return self._written(event, href, event.uid, new_etag, text)
 
+    def restore_series(self, calendar_id: str, event_id: str, original: str | None) -> None:
+        """Writes a recurring series the calendar lost back under its href, as the object it was
+        (`original`, the text last read from the server): one PUT, never one event per occurrence."""
+        if not original:
+            raise ProviderError(f"there is no stored copy of the series {event_id}")
+        href = norm(event_id)
+        response = self.client.send("PUT", wire(href), body=original, content_type="text/calendar; charset=utf-8",
+                                    headers={"If-None-Match": "*"})
+        if response.status_code in (409, 412):
+            raise AlreadyExists(f"the series {href} is in the calendar already")
+        self._expect_write(response, "restore", href)
+
     def delete_event(self, calendar_id: str, event_id: str, etag: str | None) -> None:
         href = norm(event_id)
         headers = {"If-Match": etag} if etag else {}
