@@ -1,0 +1,1 @@
+"""Protocol-faithful stand-ins for hosted calendar services (tests, benchmarks, offline work)."""
