@@ -21,13 +21,28 @@ from calsync.emulators.google.render import derived_etag, render
 from calsync.emulators.google.store import Calendar, Record, Store
 from calsync.emulators.google.watch import WatchHub
 
-READ_SCOPES = {SCOPE_PREFIX + s for s in ("calendar", "calendar.readonly", "calendar.events",
-                                          "calendar.events.readonly", "calendar.events.owned",
-                                          "calendar.events.owned.readonly", "calendar.app.created")}
-WRITE_SCOPES = {SCOPE_PREFIX + s for s in ("calendar", "calendar.events", "calendar.events.owned",
-                                           "calendar.app.created")}
-LIST_SCOPES = {SCOPE_PREFIX + s for s in ("calendar", "calendar.readonly", "calendar.calendarlist",
-                                          "calendar.calendarlist.readonly")}
+def _scopes(*names: str) -> frozenset[str]:
+    return frozenset(SCOPE_PREFIX + n for n in names)
+
+
+_READ = _scopes("calendar", "calendar.app.created", "calendar.events", "calendar.events.freebusy",
+                "calendar.events.owned", "calendar.events.owned.readonly", "calendar.events.public.readonly",
+                "calendar.events.readonly", "calendar.readonly")
+_WRITE = _scopes("calendar", "calendar.app.created", "calendar.events", "calendar.events.owned")
+# The scopes each method accepts, as the discovery document lists them (a test keeps them equal).
+SCOPES: dict[str, frozenset[str]] = {
+    "events.list": _READ, "events.get": _READ, "events.instances": _READ, "events.watch": _READ,
+    "events.insert": _WRITE, "events.update": _WRITE, "events.patch": _WRITE, "events.delete": _WRITE,
+    "calendarList.list": _scopes("calendar", "calendar.calendarlist", "calendar.calendarlist.readonly",
+                                 "calendar.readonly"),
+    "calendarList.get": _scopes("calendar", "calendar.app.created", "calendar.calendarlist",
+                                "calendar.calendarlist.readonly", "calendar.readonly"),
+    "calendars.get": _scopes("calendar", "calendar.app.created", "calendar.calendars", "calendar.calendars.readonly",
+                             "calendar.readonly"),
+    "channels.stop": _READ | _scopes("calendar.acls", "calendar.acls.readonly", "calendar.calendarlist",
+                                     "calendar.calendarlist.readonly", "calendar.settings",
+                                     "calendar.settings.readonly"),
+}
 SEND_UPDATES = ("all", "externalOnly", "none")
 
 
@@ -101,9 +116,7 @@ class Api:
         if fault is not None:
             raise fault
         token = self.auth.authenticate(call.headers.get("authorization"))
-        needed = LIST_SCOPES if name.startswith("calendarList") else \
-            WRITE_SCOPES if name in ("events.insert", "events.update", "events.patch", "events.delete") else READ_SCOPES
-        if not needed & set(token.scopes):
+        if not SCOPES[name] & set(token.scopes):
             raise ApiError(403, "insufficientPermissions", "Request had insufficient authentication scopes.")
         self.quota.charge(token.user, 3 if name == "events.patch" else 1, self.store.clock.now())
         return getattr(self, "_" + name.replace(".", "_"))(call, token, params)

@@ -26,7 +26,9 @@ KNOWN_SCOPES = {SCOPE_PREFIX + s for s in (
     "calendar", "calendar.readonly", "calendar.events", "calendar.events.readonly", "calendar.events.owned",
     "calendar.events.owned.readonly", "calendar.app.created", "calendar.calendarlist",
     "calendar.calendarlist.readonly", "calendar.calendars", "calendar.calendars.readonly",
-    "calendar.settings.readonly", "calendar.freebusy", "userinfo.email", "userinfo.profile")} | {"openid", "email", "profile"}
+    "calendar.settings", "calendar.settings.readonly", "calendar.freebusy", "calendar.events.freebusy",
+    "calendar.events.public.readonly", "calendar.acls", "calendar.acls.readonly", "userinfo.email",
+    "userinfo.profile")} | {"openid", "email", "profile"}
 ALL_CALENDAR = [SCOPE_PREFIX + "calendar"]
 CODE_SECONDS = 600
 

@@ -51,9 +51,11 @@ def build_set(resource: dict[str, Any]) -> rruleset:
 
 def validate_master(resource: dict[str, Any]) -> None:
     """A master needs a start zone (for timed events) and a rule dateutil can expand."""
-    start = parse_when(resource.get("start"), "start")
+    start, end = parse_when(resource.get("start"), "start"), parse_when(resource.get("end"), "end")
     if not start.all_day and not start.tz:
         raise bad_request("Missing time zone definition for start time.", location="start.timeZone")
+    if not end.all_day and not end.tz:
+        raise bad_request("Missing time zone definition for end time.", location="end.timeZone")
     rules = build_set(resource)
     try:
         next(iter(rules), None)
