@@ -290,6 +290,19 @@ def test_editing_and_deleting_instances_makes_exceptions(api: httpx.Client) -> N
                           "originalStartTime": {"dateTime": "2027-03-15T09:00:00+01:00", "timeZone": "Europe/Berlin"}}]
 
 
+def test_deleting_a_series_cancels_its_instances_and_exceptions(api: httpx.Client) -> None:
+    master = weekly(api, count=3)
+    mid = master["id"]
+    api.patch(f"/calendars/primary/events/{mid}_20270308T080000Z", json={"summary": "edited"})
+    _, token = list_all(api, singleEvents="true")
+    assert api.delete(f"/calendars/primary/events/{mid}").status_code == 204
+    assert list_all(api, singleEvents="true")[0] == []
+    changes = {e["id"]: e["status"] for e in list_all(api, singleEvents="true", syncToken=token)[0]}
+    assert changes == {f"{mid}_20270301T080000Z": "cancelled", f"{mid}_20270308T080000Z": "cancelled",
+                       f"{mid}_20270315T080000Z": "cancelled"}
+    assert api.get(f"/calendars/primary/events/{mid}").json()["status"] == "cancelled"
+
+
 def test_instances_endpoint_lists_one_series(api: httpx.Client) -> None:
     master = weekly(api, count=3)
     insert(api, summary="other")
@@ -748,6 +761,28 @@ def test_authorization_code_with_pkce_then_refresh(emu: GoogleEmulator) -> None:
     wrong_client = httpx.post(emu.base + "/token", data={"client_id": "x", "client_secret": "y",
                                                          "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
     assert wrong_client.status_code == 401 and wrong_client.json()["error"] == "invalid_client"
+
+
+def test_authlib_completes_the_flow_and_refreshes(emu: GoogleEmulator) -> None:
+    """The OAuth client library the provider will use speaks to the emulator unchanged."""
+    from authlib.common.security import generate_token
+    from authlib.integrations.httpx_client import OAuth2Client
+
+    client = OAuth2Client(emu.config.client_id, emu.config.client_secret, redirect_uri=REDIRECT,
+                          scope="https://www.googleapis.com/auth/calendar", code_challenge_method="S256")
+    verifier = generate_token(48)
+    url, state = client.create_authorization_url(emu.base + "/o/oauth2/v2/auth", code_verifier=verifier,
+                                                 access_type="offline")
+    back = allow(emu, httpx.get(url), A)
+    assert back["state"] == [state]
+    token = client.fetch_token(emu.base + "/token", code=back["code"][0], code_verifier=verifier)
+    assert token["refresh_token"] and token["expires_at"] > time.time()
+    refreshed = client.refresh_token(emu.base + "/token", refresh_token=token["refresh_token"])
+    assert refreshed["access_token"] != token["access_token"]
+    listed = httpx.get(emu.base + "/calendar/v3/calendars/primary/events",
+                       headers={"Authorization": f"Bearer {refreshed['access_token']}"})
+    assert listed.status_code == 200
+    assert [g["pkce"] for g in emu.control.get("/grants").json()["grants"]] == [True]
 
 
 def test_refresh_token_rotation_retires_the_old_token(emu: GoogleEmulator) -> None:

@@ -336,6 +336,10 @@ class Api:
             raise ApiError(410, "deleted", "Resource has been deleted")
         self._if_match(call, etag)
         self._store(cal, {**current, "status": "cancelled"}, rec, master, deleted=True)
+        if "recurrence" in current:   # deleting a series deletes its exceptions too
+            for child in [r for r in cal.events.values()
+                          if r.resource.get("recurringEventId") == current["id"] and not r.cancelled]:
+                self._store(cal, {**child.resource, "status": "cancelled"}, child, None, deleted=True)
         return Reply(204)
 
     def _events_watch(self, call: Call, token: AccessToken, params: dict[str, str]) -> Reply:

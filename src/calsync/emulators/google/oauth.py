@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -184,7 +184,8 @@ def _client_ok(auth: Auth, request: Request, form: dict[str, str]) -> bool:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("basic "):
         try:
-            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            raw_id, _, raw_secret = base64.b64decode(header[6:]).decode().partition(":")
+            client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
         except ValueError:
             return False
     return client_id == auth.config.client_id and secret == auth.config.client_secret
