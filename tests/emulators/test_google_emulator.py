@@ -193,6 +193,10 @@ def test_bad_input_answers_400_with_what_to_fix_never_500(api: httpx.Client) -> 
         reply = api.post("/calendars/primary/events", json=body)
         assert reply.status_code == 400, body
         assert words in reply.json()["error"]["message"], reply.text
+    base = timed("2027-03-01T10:00:00Z", "2027-03-01T11:00:00Z")
+    for extra in ({"sequence": True}, {"guestsCanModify": "yes"}, {"conferenceData": "meet"}, {"source": {"url": 5}}):
+        reply = api.post("/calendars/primary/events", json={**base, **extra}, params={"conferenceDataVersion": 1})
+        assert reply.status_code == 400, extra
     garbage = api.post("/calendars/primary/events", content=b"{not json", headers={"Content-Type": "application/json"})
     assert garbage.status_code == 400 and reason(garbage) == "parseError"
     assert api.get("/calendars/primary/nothing-here").status_code == 404

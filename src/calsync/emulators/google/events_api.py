@@ -194,7 +194,7 @@ class Api:
         if version != "1" or body.get("conferenceData") is None:
             resource.update(kept)
             return
-        data = dict(body["conferenceData"])
+        data = validate.shaped(body["conferenceData"], validate.CONFERENCE_SHAPE, "conferenceData")
         request = data.get("createRequest")
         if isinstance(request, dict) and "entryPoints" not in data:
             code = "-".join(secrets.token_hex(2)[:3] for _ in range(3))

@@ -15,13 +15,48 @@ from calsync.emulators.google.times import parse_when
 
 ID_RULE = re.compile(r"^[a-v0-9]{5,1024}$")
 
+# Stored fields. attachments, gadget and the focus-time / out-of-office / working-location /
+# birthday property blocks are not kept (calsync does not use them); they are dropped like
+# read-only fields.
 WRITABLE = {
-    "anyoneCanAddSelf", "attachments", "attendees", "birthdayProperties", "colorId", "conferenceData",
-    "description", "end", "endTimeUnspecified", "eventType", "extendedProperties", "focusTimeProperties",
-    "gadget", "guestsCanInviteOthers", "guestsCanModify", "guestsCanSeeOtherGuests", "location",
-    "outOfOfficeProperties", "privateCopy", "recurrence", "reminders", "sequence", "source", "start",
-    "status", "summary", "transparency", "visibility", "workingLocationProperties",
+    "anyoneCanAddSelf", "attendees", "colorId", "conferenceData", "description", "end", "endTimeUnspecified",
+    "eventType", "extendedProperties", "guestsCanInviteOthers", "guestsCanModify", "guestsCanSeeOtherGuests",
+    "location", "privateCopy", "recurrence", "reminders", "sequence", "source", "start", "status", "summary",
+    "transparency", "visibility",
 }
+BOOLEANS = ("anyoneCanAddSelf", "endTimeUnspecified", "guestsCanInviteOthers", "guestsCanModify",
+            "guestsCanSeeOtherGuests", "privateCopy")
+STRINGS = ("summary", "description", "location", "colorId")
+# The shape of conferenceData as the discovery document gives it ("str", "bool", nested dicts,
+# [list item shape]); anything else in a body is dropped.
+_KEY = {"type": "str"}
+CONFERENCE_SHAPE: dict[str, Any] = {
+    "conferenceId": "str", "notes": "str", "signature": "str",
+    "conferenceSolution": {"iconUri": "str", "key": _KEY, "name": "str"},
+    "createRequest": {"conferenceSolutionKey": _KEY, "requestId": "str", "status": {"statusCode": "str"}},
+    "entryPoints": [{"accessCode": "str", "entryPointFeatures": ["str"], "entryPointType": "str", "label": "str",
+                     "meetingCode": "str", "passcode": "str", "password": "str", "pin": "str", "regionCode": "str",
+                     "uri": "str"}],
+    "parameters": {"addOnParameters": {"parameters": {"*": "str"}}},
+}
+SOURCE_SHAPE: dict[str, Any] = {"title": "str", "url": "str"}
+
+
+def shaped(value: Any, shape: Any, location: str) -> Any:
+    """`value` cut to `shape`: unknown keys dropped, wrong types refused with 400."""
+    if shape == "str":
+        if not isinstance(value, str):
+            raise bad_request(f"Invalid value for {location}: expected a string.", location=location)
+        return value
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            raise bad_request(f"Invalid value for {location}: expected a list.", location=location)
+        return [shaped(item, shape[0], location) for item in value]
+    if not isinstance(value, dict):
+        raise bad_request(f"Invalid value for {location}: expected an object.", location=location)
+    if "*" in shape:
+        return {str(k): shaped(v, shape["*"], f"{location}.{k}") for k, v in value.items() if v is not None}
+    return {k: shaped(v, shape[k], f"{location}.{k}") for k, v in value.items() if k in shape and v is not None}
 ENUMS = {
     "status": ("confirmed", "tentative", "cancelled"),
     "visibility": ("default", "public", "private", "confidential"),
@@ -120,11 +155,19 @@ def normalise(body: Any, *, is_instance: bool) -> dict[str, Any]:
     for key, allowed in ENUMS.items():
         if key in out and out[key] not in allowed:
             raise bad_request(f"Invalid value for {key}: {out[key]!r} (allowed: {', '.join(allowed)}).", location=key)
-    for key in ("summary", "description", "location", "colorId"):
+    for key in STRINGS:
         if key in out and not isinstance(out[key], str):
             raise bad_request(f"Invalid value for {key}: expected a string.", location=key)
-    if "sequence" in out and (not isinstance(out["sequence"], int) or out["sequence"] < 0):
-        raise bad_request("Invalid sequence value.", location="sequence")
+    for key in BOOLEANS:
+        if key in out and not isinstance(out[key], bool):
+            raise bad_request(f"Invalid value for {key}: expected true or false.", location=key)
+    sequence = out.get("sequence", 0)
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or not 0 <= sequence < 2**31:
+        raise bad_request("Invalid sequence value: a non-negative 32-bit integer.", location="sequence")
+    if "source" in out:
+        out["source"] = shaped(out["source"], SOURCE_SHAPE, "source")
+    if "conferenceData" in out:
+        out["conferenceData"] = shaped(out["conferenceData"], CONFERENCE_SHAPE, "conferenceData")
     start, end = parse_when(body.get("start"), "start"), parse_when(body.get("end"), "end")
     out["start"], out["end"] = start.to_json(), end.to_json()
     if start.all_day != end.all_day:
