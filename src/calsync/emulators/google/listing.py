@@ -32,7 +32,6 @@ class PageState:
     calendar_id: str
     signature: tuple[tuple[str, tuple[str, ...]], ...]
     items: list[dict[str, Any]]
-    offset: int
     sync_seq: int | None
 
 
@@ -40,7 +39,9 @@ class PageState:
 class Pager:
     """Issued page tokens, and the injected page sizes (short or empty pages) still to serve."""
 
-    states: dict[str, PageState] = field(default_factory=dict)
+    # token -> (listing, offset of the page it names); tokens can be reused, as Google's can
+    # (a client retrying a page after a network error asks for the same page again).
+    states: dict[str, tuple[PageState, int]] = field(default_factory=dict)
     sizes: deque[int] = field(default_factory=deque)
 
 
@@ -237,32 +238,30 @@ def _sort(rows: list[tuple[Record, dict[str, Any], str, bool]], lister: Lister, 
                                  r[1]["id"]))
 
 
-def _page(store: Store, pager: Pager, state: PageState, limit: int, token: str | None) -> dict[str, Any]:
+def _page(store: Store, pager: Pager, state: PageState, offset: int, limit: int) -> dict[str, Any]:
     injected = bool(pager.sizes)
     size = min(pager.sizes.popleft(), limit) if injected else limit
-    items = state.items[state.offset:state.offset + size]
-    state.offset += len(items)
+    items = state.items[offset:offset + size]
+    offset += len(items)
     out: dict[str, Any] = {"items": items}
-    if token:
-        pager.states.pop(token, None)
-    if state.offset < len(state.items) or (injected and size == 0):
+    if offset < len(state.items) or (injected and size == 0):
         new_token = secrets.token_urlsafe(18)
-        pager.states[new_token] = state
+        pager.states[new_token] = (state, offset)
         out["nextPageToken"] = new_token
     elif state.sync_seq is not None:
         out["nextSyncToken"] = store.mint_sync_token(state.calendar_id, state.sync_seq)
     return out
 
 
-def _resume(pager: Pager, query: Query, cal: Calendar) -> tuple[str | None, PageState | None]:
+def _resume(pager: Pager, query: Query, cal: Calendar) -> tuple[PageState | None, int]:
     token = one(query, "pageToken")
     if token is None:
-        return None, None
-    state = pager.states.get(token)
-    if state is None or state.calendar_id != cal.id or state.signature != _signature(query):
-        raise bad_request("Invalid pageToken: it is unknown, already used, or belongs to a listing with other "
-                          "parameters.", location="pageToken")
-    return token, state
+        return None, 0
+    found = pager.states.get(token)
+    if found is None or found[0].calendar_id != cal.id or found[0].signature != _signature(query):
+        raise bad_request("Invalid pageToken: it is unknown or belongs to a listing with other parameters.",
+                          location="pageToken")
+    return found
 
 
 def envelope(cal: Calendar, store: Store, page: dict[str, Any]) -> dict[str, Any]:
@@ -274,7 +273,7 @@ def envelope(cal: Calendar, store: Store, page: dict[str, Any]) -> dict[str, Any
 
 def list_events(store: Store, config: EmulatorConfig, pager: Pager, cal: Calendar, query: Query) -> dict[str, Any]:
     limit = max_results(query)
-    token, state = _resume(pager, query, cal)
+    state, offset = _resume(pager, query, cal)
     if state is None:
         single = flag(query, "singleEvents")
         sync_token = one(query, "syncToken")
@@ -298,14 +297,14 @@ def list_events(store: Store, config: EmulatorConfig, pager: Pager, cal: Calenda
             rows = lister.full(f, single, show_deleted)
         _sort(rows, lister, order, single)
         items = [render(cal, rec, res, etag=tag, minimal=minimal) for rec, res, tag, minimal in rows]
-        state = PageState(cal.id, _signature(query), items, 0, cal.seq)
-    return envelope(cal, store, _page(store, pager, state, limit, token))
+        state = PageState(cal.id, _signature(query), items, cal.seq)
+    return envelope(cal, store, _page(store, pager, state, offset, limit))
 
 
 def list_instances(store: Store, config: EmulatorConfig, pager: Pager, cal: Calendar, master: Record,
                    query: Query) -> dict[str, Any]:
     limit = max_results(query)
-    token, state = _resume(pager, query, cal)
+    state, offset = _resume(pager, query, cal)
     if state is None:
         if "recurrence" not in master.resource:
             raise bad_request("The event is not a recurring event.", location="eventId", location_type="path")
@@ -323,7 +322,7 @@ def list_instances(store: Store, config: EmulatorConfig, pager: Pager, cal: Cale
             rows = [r for r in rows if parse_when(r[1]["originalStartTime"], "originalStartTime").instant(cal.time_zone) == wanted]
         _sort(rows, lister, "startTime", True)
         items = [render(cal, rec, res, etag=tag) for rec, res, tag, _ in rows]
-        state = PageState(cal.id, _signature(query), items, 0, None)
-    return envelope(cal, store, _page(store, pager, state, limit, token))
+        state = PageState(cal.id, _signature(query), items, None)
+    return envelope(cal, store, _page(store, pager, state, offset, limit))
 
 
