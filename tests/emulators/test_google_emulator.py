@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
+import json
 import os
 import re
 import secrets
@@ -564,7 +566,7 @@ def multipart(parts: list[tuple[str, str, dict[str, Any] | None, dict[str, str]]
         payload = ""
         if body is not None:
             lines.append("Content-Type: application/json")
-            payload = __import__("json").dumps(body)
+            payload = json.dumps(body)
         chunks.append(f"--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item{i}>\r\n\r\n"
                       + "\r\n".join(lines) + "\r\n\r\n" + payload + "\r\n")
     return f"multipart/mixed; boundary={boundary}", ("".join(chunks) + f"--{boundary}--\r\n").encode()
@@ -599,7 +601,7 @@ def test_batch_runs_parts_in_order_and_each_may_fail_on_its_own(emu: GoogleEmula
     parts = parse_batch_reply(reply)
     assert [(cid, status) for cid, status, _ in parts] == [
         ("response-item1", 200), ("response-item2", 409), ("response-item3", 412), ("response-item4", 204)]
-    assert not discovery.check(__import__("json").loads(parts[0][2]))
+    assert not discovery.check(json.loads(parts[0][2]))
     log = emu.requests(since=before)
     assert len(log) == 1 and log[0]["path"] == "/batch/calendar/v3"
     assert [(p["method"], p["status"]) for p in log[0]["parts"]] == [("POST", 200), ("POST", 409), ("PATCH", 412), ("DELETE", 204)]
@@ -717,7 +719,7 @@ def allow(emu: GoogleEmulator, page: httpx.Response, user: str) -> dict[str, lis
                      page.text, re.S)
     assert form is not None
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(2)))
-    fields = {k: __import__("html").unescape(v) for k, v in fields.items()}
+    fields = {k: html.unescape(v) for k, v in fields.items()}
     fields["decision"] = "allow"
     reply = httpx.post(emu.base + form.group(1), data=fields)
     assert reply.status_code == 302 and "set-cookie" not in reply.headers

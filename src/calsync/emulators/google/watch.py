@@ -11,7 +11,7 @@ import ipaddress
 import queue
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
