@@ -557,6 +557,19 @@ def test_channels_expire_silently(emu: GoogleEmulator, api: httpx.Client, receiv
     assert [h["x-goog-resource-state"] for h in rec.seen] == ["sync"]
 
 
+def test_a_share_of_notifications_can_be_lost_at_random(
+        emu: GoogleEmulator, api: httpx.Client, receiver: tuple[Receiver, str]) -> None:
+    rec, address = receiver
+    api.post("/calendars/primary/events/watch", json={"id": "c4", "type": "web_hook", "address": address})
+    assert emu.control.post("/notifications", json={"drop_rate": 1.5}).status_code == 400
+    emu.control.post("/notifications", json={"drop_rate": 0.5, "seed": 1})
+    for _ in range(20):
+        insert(api)
+    settle(emu)
+    outcomes = [n["outcome"] for n in emu.control.get("/notifications").json()["notifications"][1:]]
+    assert 0 < outcomes.count("dropped") < 20 and len(rec.seen) == 1 + outcomes.count("delivered")
+
+
 # batch -------------------------------------------------------------------------------------------
 def multipart(parts: list[tuple[str, str, dict[str, Any] | None, dict[str, str]]]) -> tuple[str, bytes]:
     boundary = "===b" + secrets.token_hex(6)

@@ -80,7 +80,7 @@ def _response_part(part: Part, reply: Reply) -> bytes:
     lines = [f"HTTP/1.1 {reply.status} {reason}"]
     payload = b""
     if reply.body is not None:
-        payload = json.dumps(reply.body, indent=1).encode()
+        payload = json.dumps(reply.body).encode()
         lines.append("Content-Type: application/json; charset=UTF-8")
     for name, value in reply.headers.items():
         lines.append(f"{name}: {value}")

@@ -143,7 +143,15 @@ def routes(emu: "Emulator") -> list[Route]:
         f.deliver_after_stop = _int(data, "deliver_after_stop", f.deliver_after_stop) or 0
         if "hold" in data:
             f.hold = bool(data["hold"])
-        return {"drop_next": f.drop_next, "hold": f.hold, "deliver_after_stop": f.deliver_after_stop}
+        if "drop_rate" in data:
+            rate = data["drop_rate"]
+            if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
+                raise ControlError("drop_rate must be a number from 0 to 1")
+            f.drop_rate = float(rate)
+        if "seed" in data:
+            emu.hub.random.seed(_int(data, "seed"))
+        return {"drop_next": f.drop_next, "drop_rate": f.drop_rate, "hold": f.hold,
+                "deliver_after_stop": f.deliver_after_stop}
 
     def release(request: Request, data: dict[str, Any]) -> Any:
         return {"released": emu.hub.release()}

@@ -15,36 +15,47 @@ from calsync.emulators.google.errors import ApiError
 WINDOW = timedelta(minutes=1)
 
 
+class Window:
+    """Units spent in the last minute, with a running total (no re-summing per call)."""
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[datetime, int]] = deque()
+        self.total = 0
+
+    def used(self, now: datetime) -> int:
+        while self.entries and self.entries[0][0] <= now - WINDOW:
+            self.total -= self.entries.popleft()[1]
+        return self.total
+
+    def add(self, now: datetime, units: int) -> None:
+        self.entries.append((now, units))
+        self.total += units
+
+
 @dataclass
 class Quota:
     per_user: int
     per_project: int
     status: int = 403   # 403 usageLimits (rateLimitExceeded / userRateLimitExceeded) or 429
     retry_after: int | None = None
-    _user: dict[str, deque[tuple[datetime, int]]] = field(default_factory=dict)
-    _project: deque[tuple[datetime, int]] = field(default_factory=deque)
-
-    @staticmethod
-    def _used(window: deque[tuple[datetime, int]], now: datetime) -> int:
-        while window and window[0][0] <= now - WINDOW:
-            window.popleft()
-        return sum(units for _, units in window)
+    _user: dict[str, Window] = field(default_factory=dict)
+    _project: Window = field(default_factory=Window)
 
     def charge(self, user: str, units: int, now: datetime) -> None:
-        mine = self._user.setdefault(user, deque())
+        mine = self._user.setdefault(user, Window())
         headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
-        if self._used(self._project, now) + units > self.per_project:
+        if self._project.used(now) + units > self.per_project:
             raise ApiError(self.status, "rateLimitExceeded", "Rate Limit Exceeded", domain="usageLimits",
                            headers=headers)
-        if self._used(mine, now) + units > self.per_user:
+        if mine.used(now) + units > self.per_user:
             reason = "userRateLimitExceeded" if self.status == 403 else "rateLimitExceeded"
             raise ApiError(self.status, reason, "Rate Limit Exceeded", domain="usageLimits", headers=headers)
-        mine.append((now, units))
-        self._project.append((now, units))
+        mine.add(now, units)
+        self._project.add(now, units)
 
     def reset(self) -> None:
         self._user.clear()
-        self._project.clear()
+        self._project = Window()
 
 
 _REASONS = {400: ("global", "badRequest", "Bad Request"), 401: ("global", "authError", "Invalid Credentials"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import queue
+import random
 import secrets
 import threading
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class Delivery:
 @dataclass
 class Faults:
     drop_next: int = 0
+    drop_rate: float = 0.0   # share of notifications lost at random ("not 100% reliable")
     hold: bool = False
     deliver_after_stop: int = 0
 
@@ -73,6 +75,7 @@ class WatchHub:
         self.log: list[Delivery] = []
         self.held: list[Delivery] = []
         self.faults = Faults()
+        self.random = random.Random(0)
         self._queue: queue.Queue[Delivery | None] = queue.Queue()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -159,6 +162,8 @@ class WatchHub:
         self.log.append(delivery)
         if self.faults.drop_next > 0:
             self.faults.drop_next -= 1
+            delivery.outcome = "dropped"
+        elif self.faults.drop_rate and self.random.random() < self.faults.drop_rate:
             delivery.outcome = "dropped"
         elif self.faults.hold:
             delivery.outcome = "held"
