@@ -223,8 +223,11 @@ def emulate_google(
     rotate_refresh_tokens: bool = typer.Option(False, "--rotate-refresh-tokens",
                                                help="every refresh answers a new refresh token and retires the old"),
     max_batch_parts: int = typer.Option(1000, "--max-batch-parts", min=1),
+    time_zone: str = typer.Option("UTC", "--time-zone", help="the users' calendar time zone (IANA name)"),
 ) -> None:
     """Serves a Google Calendar v3 + OAuth emulator; prints the `export` lines that point calsync at it."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     import uvicorn
 
     from calsync.emulators.google import EmulatorConfig, create_app
@@ -234,9 +237,13 @@ def emulate_google(
     bad = [u for u in emails if "@" not in u]
     if not emails or bad:
         fail(f"--users takes comma-separated e-mail addresses (got {users!r})")
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--time-zone takes an IANA zone name such as Europe/Berlin (got {time_zone!r})")
     config = EmulatorConfig(users=emails, client_id=client_id, client_secret=client_secret,
                             redirect_uris=[redirect_uri], rotate_refresh_tokens=rotate_refresh_tokens,
-                            max_batch_parts=max_batch_parts)
+                            max_batch_parts=max_batch_parts, time_zone=time_zone)
     for line in exports(config, f"http://{host}:{port}"):
         typer.echo(line)
     sys.stdout.flush()

@@ -916,7 +916,7 @@ def test_emulate_google_prints_flushed_exports_before_serving(tmp_path: Path) ->
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"),
                                                         os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-c", "from calsync.cli import app; app()", "emulate", "google",
-                             "--port", str(port), "--users", f"{A},{B}"],
+                             "--port", str(port), "--users", f"{A},{B}", "--time-zone", "Europe/Berlin"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
         assert proc.stdout is not None
@@ -931,7 +931,7 @@ def test_emulate_google_prints_flushed_exports_before_serving(tmp_path: Path) ->
         token = httpx.post(base + "/_emulator/token", json={"user": B}).json()["access_token"]
         listed = httpx.get(values["CALSYNC_GOOGLE_API_URL"] + "/calendar/v3/users/me/calendarList",
                            headers={"Authorization": f"Bearer {token}"}).json()
-        assert [c["id"] for c in listed["items"]] == [B]
+        assert [(c["id"], c["timeZone"]) for c in listed["items"]] == [(B, "Europe/Berlin")]
         page = httpx.get(values["CALSYNC_GOOGLE_AUTH_URL"], params={
             "client_id": values["CALSYNC_GOOGLE_CLIENT_ID"], "redirect_uri": REDIRECT, "response_type": "code",
             "scope": "https://www.googleapis.com/auth/calendar"})
@@ -939,3 +939,6 @@ def test_emulate_google_prints_flushed_exports_before_serving(tmp_path: Path) ->
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+    bad = subprocess.run([sys.executable, "-c", "from calsync.cli import app; app()", "emulate", "google",
+                          "--users", "not-an-address"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert bad.returncode == 1 and "--users takes comma-separated e-mail addresses" in bad.stdout
