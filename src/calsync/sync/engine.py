@@ -230,6 +230,9 @@ class SyncEngine:
                 return False
             apply_inbound(session, account, plan, crm, summary, now)
             series.remember(session, account.id, pulled.events)
+            series.forget_unlinked(session, account.id, {
+                (d.key.calendar_id, d.key.event_id) for d in plan.decisions
+                if d.kind in ("trash_activity", "drop_link") and d.key is not None and d.key.recurrence_id})
             account.cursor = cursor
             account.horizon_until = pulled.window.end
             account.pending_deletions = None

@@ -6,10 +6,10 @@ provider's optional `restore_series` to put the series back as it was."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from calsync.store.tables import SyncSeriesOriginal
+from calsync.store.tables import SyncLink, SyncSeriesOriginal
 from calsync.sync.model import Event
 
 
@@ -43,3 +43,15 @@ def original(session: Session, account_id: int, calendar_id: str, event_id: str)
         SyncSeriesOriginal.account_id == account_id, SyncSeriesOriginal.calendar_id == calendar_id,
         SyncSeriesOriginal.event_id == event_id))
     return row.original if row is not None else None
+
+
+def forget_unlinked(session: Session, account_id: int, keys: set[tuple[str, str]]) -> None:
+    """Drops the stored copy of series (calendar id, event id) that no link points to any more
+    (the series was deleted for good), so copies live only as long as their series is synced."""
+    for calendar_id, event_id in keys:
+        linked = session.scalar(select(SyncLink.id).where(
+            SyncLink.account_id == account_id, SyncLink.calendar_id == calendar_id, SyncLink.event_id == event_id).limit(1))
+        if linked is None:
+            session.execute(delete(SyncSeriesOriginal).where(
+                SyncSeriesOriginal.account_id == account_id, SyncSeriesOriginal.calendar_id == calendar_id,
+                SyncSeriesOriginal.event_id == event_id))
