@@ -59,3 +59,36 @@ def test_crash_after_provider_write_is_repeated_without_duplicates(hdb: Harness)
     assert h.sync(A).status == "ok"
     assert sorted(e.summary for e in h.events(A)) == ["Call 0", "Call 1", "Call 2"]
     assert h.sync(A).writes == 0
+
+
+def test_a_crm_edit_committed_by_another_connection_during_a_run_is_not_overwritten(hdb: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run loads the activity to write the calendar's change into it; right then a second
+    connection commits a CRM edit. The run must neither overwrite that edit nor mark it synced."""
+    from calsync.crm.services import activities as service
+
+    h = hdb
+    h.connect(A)
+    aid = h.create(A, "Call")
+    h.sync(A)
+    event = next(e for e in h.events(A) if e.activity_uuid == h.activity(aid).uuid)
+    h.server.user_put(A, Event(**{**vars(event), "summary": "Call (calendar)"}))
+    real_get = service.get_activity
+    raced: list[int] = []
+
+    def get_then_someone_edits(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found = real_get(*args, **kwargs)
+        if not raced:
+            raced.append(found.version)
+            h.edit(A, aid, subject="Call (CRM, meanwhile)")  # another session and connection, committed
+        return found
+
+    monkeypatch.setattr(service, "get_activity", get_then_someone_edits)
+    racing = h.sync(A)
+    monkeypatch.setattr(service, "get_activity", real_get)
+    assert raced and racing.status == "retry"
+    assert h.activity(aid).subject == "Call (CRM, meanwhile)"
+    assert all(link.synced_version != h.activity(aid).version for link in h.links(A))
+    after = h.sync(A)  # both sides changed: the newer change (the CRM's) wins, and it is logged
+    assert after.status == "ok" and after.conflicts == 1
+    assert h.activity(aid).subject == "Call (CRM, meanwhile)"
+    assert [e.summary for e in h.events(A)] == ["Call (CRM, meanwhile)"]

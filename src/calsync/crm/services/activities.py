@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from calsync.crm.errors import Conflict, CrmError, Invalid, NotFound
@@ -133,6 +133,22 @@ def _set_attendees(session: Session, activity: Activity, attendees: list[Attende
     activity.attendees.clear()
     unique = _unique_attendees(attendees)
     activity.attendees.extend(_attendee_rows(unique, _match_persons(session, activity.company_id, list(unique))))
+
+
+def _claim_version(session: Session, activity: Activity, expected: int) -> None:
+    """Optimistic check that touches the database: the row in this session may have been loaded
+    before another connection committed an edit, so comparing it with `expected` proves nothing.
+    The versioned UPDATE matches only if the committed row still has `expected` (and holds the
+    row until this transaction ends), so a concurrent edit is never overwritten."""
+    stale = Conflict(f"activity {activity.id} changed meanwhile: reload and retry")
+    if activity.version != expected:
+        raise stale
+    claimed = session.execute(
+        update(Activity).where(Activity.id == activity.id, Activity.version == expected)
+        .values(version=expected).execution_options(synchronize_session=False)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        raise stale
 
 
 def _touch(activity: Activity, actor: User) -> None:
@@ -316,8 +332,8 @@ def update_activity(
     require_edit(actor, activity)
     if activity.read_only and source != "sync":
         raise Conflict(READ_ONLY_MESSAGE)
-    if expected_version is not None and activity.version != expected_version:
-        raise Conflict(f"activity {activity_id} changed meanwhile (version {activity.version}): reload and retry")
+    if expected_version is not None:
+        _claim_version(session, activity, expected_version)
     values = data.model_dump(exclude_unset=True)
     for key in ("subject", "type", "busy", "done", "visibility", "private", "all_day", "start"):
         if key in values and values[key] is None:
