@@ -338,6 +338,7 @@ def update_activity(
     for key in ("subject", "type", "busy", "done", "visibility", "private", "all_day", "start"):
         if key in values and values[key] is None:
             raise Invalid(f"{key} cannot be null", field=key)
+    previous_owner_id = activity.owner_id
     owner = session.get(User, activity.owner_id)
     assert owner is not None
     if "owner_id" in values and values["owner_id"] is not None and values["owner_id"] != activity.owner_id:
@@ -364,6 +365,9 @@ def update_activity(
     session.flush()
     if source != "sync":
         changes.announce(activity.owner_id, activity.id)
+        if previous_owner_id != activity.owner_id:
+            # the old owner's calendar still holds the event: their sync must run now too
+            changes.announce(previous_owner_id, activity.id)
     return activity
 
 
