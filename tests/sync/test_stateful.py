@@ -146,7 +146,7 @@ class SyncMachine(RuleBasedStateMachine):
         from calsync.crm.services.activities import restore_activity
         from calsync.store.tables import User
 
-        deleted = [a for a in self.h.activities(self.a, deleted=True)]
+        deleted = [a for a in self.h.activities(self.a, deleted=True) if not a.read_only]  # occurrences: refused (409)
         if not deleted:
             return
         act = deleted[i % len(deleted)]

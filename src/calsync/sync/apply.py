@@ -164,7 +164,7 @@ def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision
             session.delete(link)
     elif d.kind == "restore_activity":
         assert d.activity_id is not None
-        activity_service.restore_activity(session, owner, d.activity_id, now=now)
+        activity_service.restore_activity(session, owner, d.activity_id, now=now, source="sync")
     elif d.kind == "record":
         assert d.key is not None
         link = repo.find_link(session, account.id, d.key)

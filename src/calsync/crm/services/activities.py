@@ -36,6 +36,11 @@ READ_ONLY_MESSAGE = (
     "edit it in the calendar, and the change will sync back"
 )
 
+CANCELLED_OCCURRENCE_MESSAGE = (
+    "this occurrence was cancelled in the calendar: it cannot be restored here. "
+    "Restore it in your calendar and it comes back with the next sync"
+)
+
 
 def build_timing(*, start: str, end: str | None, all_day: bool, timezone: str | None, default_zone: str) -> Timing:
     """Reads the API's start/end/all_day/timezone into a Timing, with messages that say what to fix."""
@@ -389,11 +394,18 @@ def delete_activity(
     return activity
 
 
-def restore_activity(session: Session, actor: User, activity_id: int, *, now: dt.datetime | None = None) -> Activity:
+def restore_activity(
+    session: Session, actor: User, activity_id: int, *, now: dt.datetime | None = None, source: Source = "api"
+) -> Activity:
+    """Takes an activity out of the trash. An occurrence of a calendar series is refused (only sync
+    brings it back, when the calendar does): restored here it would be read-only, unsynced and
+    impossible to edit or delete."""
     activity = get_activity(session, actor, activity_id, include_deleted=True)
     require_edit(actor, activity)
     if not activity.deleted:
         raise Conflict(f"activity {activity_id} is not in the trash")
+    if activity.read_only and source != "sync":
+        raise Conflict(CANCELLED_OCCURRENCE_MESSAGE)
     now = now or utcnow()
     assert activity.deleted_at is not None
     if now - activity.deleted_at > dt.timedelta(days=TRASH_DAYS):
