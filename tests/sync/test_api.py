@@ -61,7 +61,9 @@ def test_connect_change_settings_sync_now_and_read_the_log(api: httpx.Client, pe
     state = api.get(BASE, headers=headers).json()["data"]
     assert state["state"] == "active" and state["last_success_at"] and state["last_error"] is None
     log = api.get(f"{BASE}/log", headers=headers).json()["data"]
-    assert log and sum(r["pushed"] for r in log) == 1 and all(r["status"] == "ok" for r in log)
+    # the run started by connect may race the calendar switch: it then commits nothing and says "restart"
+    assert log and sum(r["pushed"] for r in log) == 1
+    assert all(r["status"] == "ok" or (r["trigger"], r["status"]) == ("connect", "restart") for r in log)
 
 
 @pytest.mark.parametrize(

@@ -156,6 +156,8 @@ class EmbeddedRunner:
         self.history = (self.history + [summary])[-200:]
         if summary.status == "busy":
             self.request_sync(account_id, reason, delay=1.0)
+        elif summary.status == "restart":  # the settings moved during the run: run with the new ones
+            self.request_sync(account_id, "settings")
         elif summary.status in ("provider_error", "retry"):
             failures = self._failures.get(account_id, 0) + 1
             self._failures[account_id] = failures

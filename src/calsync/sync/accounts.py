@@ -103,6 +103,8 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
         raise Invalid(f"there is no calendar '{wanted}' in this account", field="calendar_id")
     choice = choice or next((c for c in calendars if c.primary and c.writable), None) or next((c for c in calendars if c.writable), None)
     account = repo.account_of_user(session, user.id)
+    if account is not None:
+        repo.lock_account(session, account)  # a running sync notices the switch (settings_version) before it commits
     same = account is not None and account.provider == provider and account.account_name == name and (
         not wanted or wanted == account.calendar_id)
     if account is None:
@@ -120,6 +122,7 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
         return account
     if account.id is not None:
         repo.delete_links(session, account.id)
+        account.settings_version += 1
     account.provider, account.account_name = provider, name
     account.calendar_id = choice.id if choice else None
     account.calendar_name = choice.name if choice else None
@@ -199,6 +202,7 @@ def update_settings(session: Session, box: SecretBox, user: User, body: dict[str
         if value is None and key != "push_types":
             raise Invalid(f"{key} cannot be null", field=key)
     resync = False
+    chosen: dict[str, Any] | None = None
     if "calendar_id" in values and values["calendar_id"] != account.calendar_id:
         calendars = {c["id"]: c for c in list_calendars(box, account)}
         chosen = calendars.get(values["calendar_id"])
@@ -206,6 +210,10 @@ def update_settings(session: Session, box: SecretBox, user: User, body: dict[str
             raise Invalid(f"there is no calendar '{values['calendar_id']}' in this account: see GET /api/v1/calendar-sync/calendars", field="calendar_id")
         if not chosen["writable"]:
             raise Invalid(f"the calendar '{chosen['name']}' is read-only: pick one you can write to", field="calendar_id")
+    # From here until the commit the account row is held: a running sync either committed before
+    # (its links are dropped below) or sees settings_version move and commits nothing.
+    repo.lock_account(session, account)
+    if chosen is not None and chosen["id"] != account.calendar_id:
         repo.delete_links(session, account.id)
         account.calendar_id, account.calendar_name = chosen["id"], chosen["name"]
         resync = True

@@ -33,6 +33,28 @@ from calsync.sync.summary import RunSummary
 
 Commit = Callable[[Session], None]
 IMPORT_BATCH = 500
+SETTINGS_MOVED = "the sync settings changed during the run (another calendar?): syncing again with the new settings"
+
+
+class SettingsMoved(Exception):
+    """The account's settings changed while a run was going on: its work is for the old settings
+    (another calendar, perhaps), so it commits nothing more and the next run starts afresh."""
+
+
+def hold_settings(session: Session, account_id: int, version: int | None) -> None:
+    """Holds the account row until this session commits, provided the settings are still those
+    the run decided with; otherwise drops this session's writes and stops the run. Taken before a
+    transaction's first write, it also orders the locks as a settings change does (account row,
+    then links), so the two never deadlock on PostgreSQL."""
+    if version is not None and not repo.settings_unchanged(session, account_id, version):
+        session.rollback()
+        raise SettingsMoved(SETTINGS_MOVED)
+
+
+def commit_if_settings_unchanged(session: Session, commit: Commit, account_id: int, version: int | None) -> None:
+    """Commits a run's writes only while the settings are those the run decided with."""
+    hold_settings(session, account_id, version)
+    commit(session)
 
 
 def _set_event_side(link: SyncLink, event: Event, private_events: str) -> None:
@@ -204,6 +226,10 @@ class Outbound:
         self.account_id, self.summary, self.base_url, self.now = account_id, summary, base_url, now
         self.progress: Callable[[int, int], None] | None = None  # (done, total) for progress bars
         self.renew: Callable[[], None] | None = None  # keeps the run's lease while writes go on
+        self.settings_version: int | None = None  # the settings the run decided with (None: unchecked)
+
+    def _commit(self, session: Session) -> None:
+        commit_if_settings_unchanged(session, self.commit, self.account_id, self.settings_version)
 
     def run(self, plan: Plan) -> None:
         writes = [d for d in plan.decisions if d.kind in ("push_create", "push_update")]
@@ -278,6 +304,8 @@ class Outbound:
             activity = session.get(Activity, d.activity_id) if d.activity_id else None
             if account is None or activity is None or activity.deleted or activity.owner_id != account.user_id:
                 return
+            if self.settings_version is not None and account.settings_version != self.settings_version:
+                raise SettingsMoved(SETTINGS_MOVED)  # decided for other settings: write nothing
             link = repo.find_link(session, account.id, d.key) if d.key else repo.link_for_activity(session, account.id, activity.id)
             if d.kind == "push_create" and link is not None:
                 return
@@ -302,12 +330,12 @@ class Outbound:
             except ProviderError as exc:
                 if link is not None:
                     link.status, link.error = "error", exc.message
-                    self.commit(session)
+                    self._commit(session)
                 self.summary.note("error", f"activity {activity.id}", f"not written to the calendar: {exc.message}")
                 return
             _set_event_side(link, written, account.private_events)
             _set_crm_side(link, activity)
-            self.commit(session)
+            self._commit(session)
             self.summary.pushed += 1
         finally:
             session.close()
@@ -352,11 +380,11 @@ class Outbound:
             row.attempts += 1
             row.last_error = exc.message
             row.next_attempt_at = self.now + dt.timedelta(seconds=min(3600, 30 * 2 ** row.attempts))
-            self.commit(session)
+            self._commit(session)
             self.summary.note("error", "an event", f"could not be deleted yet (retried later): {exc.message}")
             return True
         repo.drop_deleting_links(session, self.account_id, row.calendar_id, row.event_id)
         session.delete(row)
-        self.commit(session)
+        self._commit(session)
         self.summary.deleted += 1
         return True

@@ -24,7 +24,7 @@ from calsync.sync import registry
 from calsync.sync import repository as repo
 from calsync.sync import series
 from calsync.sync.accounts import credentials
-from calsync.sync.apply import Outbound, apply_inbound
+from calsync.sync.apply import Outbound, SettingsMoved, apply_inbound, hold_settings
 from calsync.sync.lease import Lease
 from calsync.sync.model import Event, EventKey
 from calsync.sync.provider import AuthError, CalendarProvider, CursorExpired, ProviderError, Window
@@ -159,9 +159,11 @@ class SyncEngine:
                 if account is None:
                     raise LookupError("account removed")
                 provider = self.opener(account)
+                settings_version = account.settings_version
             finally:
                 session.close()
             outbound = Outbound(self.sessions, self.commit, provider, account_id, summary, self.base_url, now)
+            outbound.settings_version = settings_version
             outbound.progress = progress
             outbound.renew = lease.renew if lease is not None else None
             outbound.deletions()
@@ -181,6 +183,10 @@ class SyncEngine:
             self._finish(summary, "provider_error", exc.message, now)
         except Conflict:
             self._finish(summary, "retry", "activities changed while syncing: synced again shortly", now)
+        except SettingsMoved as exc:
+            # not a failure: the user changed the settings; the next run uses them
+            summary.note("restart", "sync", str(exc))
+            self._finish(summary, "restart", str(exc), now)
         except Exception:
             if self._exists(account_id):
                 raise
@@ -204,6 +210,7 @@ class SyncEngine:
             account = session.get(SyncAccount, account_id)
             if account is None:
                 raise LookupError("account removed")
+            seen_settings = outbound.settings_version = account.settings_version
             pulled, cursor = self._pull(provider, account, full, now, summary)
             crm = repo.crm_state(session, account, None, pulled, now)
             # Only a complete listing (links missing from it may be gone) or changed settings (a
@@ -228,6 +235,9 @@ class SyncEngine:
                 self.commit(session)
                 self._finish(summary, "needs_confirmation", plan.guard, now)
                 return False
+            # a settings change (another calendar, ...) committed meanwhile voids this run's work;
+            # from here on the account row is held, so none can commit before this run does
+            hold_settings(session, account_id, seen_settings)
             apply_inbound(session, account, plan, crm, summary, now)
             series.remember(session, account.id, pulled.events)
             series.forget_unlinked(session, account.id, {
@@ -246,18 +256,19 @@ class SyncEngine:
 
     def _finish(self, summary: RunSummary, status: str, message: str | None, now: dt.datetime) -> None:
         summary.status, summary.message = status, message
-        if status not in ("ok", "needs_confirmation") and not any(e["kind"] == "error" for e in summary.entries):
+        quiet = status in ("ok", "needs_confirmation", "restart")
+        if not quiet and not any(e["kind"] == "error" for e in summary.entries):
             summary.note("error", "sync", message or status)
         session = self.sessions()
         try:
             account = session.get(SyncAccount, summary.account_id)
             run = session.get(SyncRun, summary.run_id) if summary.run_id else None
             if account is not None:
-                states = {"ok": "active", "retry": "active"}
+                states = {"ok": "active", "retry": "active", "restart": "active"}
                 account.state = states.get(status, status)
                 if status == "ok":
                     account.last_success_at = now
-                else:
+                elif status != "restart":
                     account.last_error, account.last_error_at = message, now
             if run is not None:
                 run.finished_at, run.status, run.error = self.clock(), status, message

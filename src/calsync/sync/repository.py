@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from calsync.store.tables import (
@@ -41,6 +41,28 @@ def settings_of(account: SyncAccount) -> AccountSettings:
 
 def account_of_user(session: Session, user_id: int) -> SyncAccount | None:
     return session.scalar(select(SyncAccount).where(SyncAccount.user_id == user_id))
+
+
+def lock_account(session: Session, account: SyncAccount) -> None:
+    """Holds the account row until the caller's commit (a no-op UPDATE: a row lock on PostgreSQL,
+    the write lock on SQLite) and reloads it, so a settings change and a run's commit never
+    interleave: whoever comes second sees what the first committed."""
+    session.execute(
+        update(SyncAccount).where(SyncAccount.id == account.id)
+        .values(settings_version=SyncAccount.settings_version).execution_options(synchronize_session=False)
+    )
+    session.refresh(account)
+
+
+def settings_unchanged(session: Session, account_id: int, version: int) -> bool:
+    """True while the account's settings are still at `version`; also holds the account row until
+    the caller's commit, so settings cannot move between this check and that commit."""
+    with session.no_autoflush:  # checked before this session's own writes are sent
+        held = session.execute(
+            update(SyncAccount).where(SyncAccount.id == account_id, SyncAccount.settings_version == version)
+            .values(settings_version=version).execution_options(synchronize_session=False)
+        )
+    return bool(held.rowcount)  # type: ignore[attr-defined]
 
 
 def type_keys(session: Session, company_id: int) -> dict[int, str]:
