@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from calsync.crm.errors import Conflict, Invalid, NotFound
-from calsync.crm.services.activity_types import type_by_key
+from calsync.crm.services.activity_types import type_by_key, type_for_import
 from calsync.crypto import SecretBox
 from calsync.store.tables import SyncAccount, SyncLink, SyncRememberedSettings, User
 from calsync.sync import registry
@@ -279,6 +279,30 @@ def disconnect(session: Session, user: User) -> None:
     remember(session, account)
     session.delete(account)
     session.flush()
+
+
+def import_type_state(session: Session, account: SyncAccount) -> dict[str, str | None]:
+    """Which type imported events really get, and a plain-words notice when that is not the one
+    the user chose (it was deactivated), so the fallback is never silent."""
+    chosen = _type_named(session, account.company_id, account.import_type_key)
+    used = type_for_import(session, account.company_id, account.import_type_key)
+    notice = None
+    chosen_name = chosen.name if chosen is not None else account.import_type_key
+    if used is None:
+        notice = (f"The activity type “{chosen_name}” chosen for events from your calendar is deactivated and no other "
+                  "type is active: new events cannot be imported until an admin activates a type.")
+    elif used.key != account.import_type_key:
+        notice = (f"The activity type “{chosen_name}” chosen for events from your calendar is deactivated: new events "
+                  f"are imported as “{used.name}” until it is active again or you choose another type.")
+    return {"import_type_in_use": used.key if used is not None else None, "import_type_notice": notice}
+
+
+def _type_named(session: Session, company_id: int, key: str) -> Any:
+    """The type with this key, active or not (None if there is none)."""
+    try:
+        return type_by_key(session, company_id, key, active_only=False)
+    except Invalid:
+        return None
 
 
 def view(account: SyncAccount) -> dict[str, Any]:

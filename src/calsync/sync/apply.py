@@ -17,6 +17,7 @@ from calsync.crm.services import activities as activity_service
 from calsync.store.tables import Activity, SyncAccount, SyncLink, SyncOrigin, SyncOutbox
 from calsync.sync import repository as repo
 from calsync.sync import series as series_store
+from calsync.sync.accounts import import_type_state
 from calsync.sync.mapping import content_hash, crm_values, fields_of, to_crm, to_event
 from calsync.sync.model import Event, EventKey
 from calsync.sync.provider import (
@@ -86,11 +87,15 @@ def _link(session: Session, account: SyncAccount, key: EventKey, origin: str, ac
 # ---------------------------------------------------------------------- inbound
 
 
-def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmState, summary: RunSummary, now: dt.datetime) -> None:
-    """Every CRM-side decision, in the caller's transaction (committed with the cursor)."""
+def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmState, summary: RunSummary, now: dt.datetime) -> bool:
+    """Every CRM-side decision, in the caller's transaction (committed with the cursor). False
+    when new events had to be left out for want of an active activity type: the caller then
+    keeps no cursor, so the next run lists them again (skipped is not missing)."""
     owner = repo.owner_of(session, account)
     mode = account.private_events
-    _imports(session, account, owner, [d for d in plan.decisions if d.kind == "import"], summary, mode)
+    imports = [d for d in plan.decisions if d.kind == "import"]
+    type_key = _import_type(session, account, summary) if imports else account.import_type_key
+    _imports(session, account, owner, imports, summary, mode, type_key or account.import_type_key)
     for d in plan.decisions:
         if d.kind not in INBOUND or d.kind == "import":
             continue
@@ -109,9 +114,22 @@ def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmSt
             link = _link(session, account, d.key, "crm", d.activity_id)
             link.status = "deleting"
             repo.queue_delete(session, account.id, d.key, d.etag, now)
+    return type_key is not None
 
 
-def _imports(session: Session, account: SyncAccount, owner: Any, decisions: list[Decision], summary: RunSummary, mode: str) -> None:
+def _import_type(session: Session, account: SyncAccount, summary: RunSummary) -> str | None:
+    """The type this run's imports get: the chosen one, or the fallback when it was deactivated
+    (said in the run log and on the settings page). With no active type at all the imports are
+    refused, the run reports it as an error, and the cursor stays (see engine) so they come in later."""
+    state = import_type_state(session, account)
+    if state["import_type_notice"]:
+        kind = "error" if state["import_type_in_use"] is None else "notice"
+        summary.note(kind, "settings", state["import_type_notice"])  # type: ignore[arg-type]
+    return state["import_type_in_use"]
+
+
+def _imports(session: Session, account: SyncAccount, owner: Any, decisions: list[Decision], summary: RunSummary, mode: str,
+             type_key: str) -> None:
     """New calendar events become activities in batches: one type lookup, one attendee lookup
     and one flush per batch instead of several queries per event. An import's key has no link
     and no remembered origin (decide() checked both), so links and origins are inserted as is."""
@@ -121,7 +139,7 @@ def _imports(session: Session, account: SyncAccount, owner: Any, decisions: list
             assert d.event is not None and d.key is not None
             try:
                 values = crm_values(to_crm(d.event, mode))  # type: ignore[arg-type]
-                batch.append((d, ActivityCreate(type=account.import_type_key, visibility=account.external_event_visibility, **values)))  # type: ignore[arg-type]
+                batch.append((d, ActivityCreate(type=type_key, visibility=account.external_event_visibility, **values)))  # type: ignore[arg-type]
             except ValidationError:
                 summary.note("skip", _label(d), "not taken in: the event's data was not accepted by the CRM")
         extras = [

@@ -238,12 +238,12 @@ class SyncEngine:
             # a settings change (another calendar, ...) committed meanwhile voids this run's work;
             # from here on the account row is held, so none can commit before this run does
             hold_settings(session, account_id, seen_settings)
-            apply_inbound(session, account, plan, crm, summary, now)
+            complete = apply_inbound(session, account, plan, crm, summary, now)
             series.remember(session, account.id, pulled.events)
             series.forget_unlinked(session, account.id, {
                 (d.key.calendar_id, d.key.event_id) for d in plan.decisions
                 if d.kind in ("trash_activity", "drop_link") and d.key is not None and d.key.recurrence_id})
-            account.cursor = cursor
+            account.cursor = cursor if complete else None  # events left out come back with a full listing
             account.horizon_until = pulled.window.end
             account.pending_deletions = None
             if everything:

@@ -41,6 +41,27 @@ def type_by_key(session: Session, company_id: int, key: str, *, field: str = "ty
     return found
 
 
+DEFAULT_IMPORT_TYPE = "meeting"
+
+
+def type_for_import(session: Session, company_id: int, key: str) -> ActivityType | None:
+    """The type an event from a calendar becomes: `key` while it is active, else the default
+    ("meeting"), else the first active type; None only when no type is active at all. A type
+    deactivated after a user chose it must not make their events vanish."""
+    found = session.scalar(select(ActivityType).where(ActivityType.company_id == company_id, ActivityType.key == key))
+    if found is not None and found.active:
+        return found
+    fallback = session.scalar(
+        select(ActivityType).where(
+            ActivityType.company_id == company_id, ActivityType.key == DEFAULT_IMPORT_TYPE, ActivityType.active.is_(True)
+        )
+    )
+    return fallback or session.scalar(
+        select(ActivityType).where(ActivityType.company_id == company_id, ActivityType.active.is_(True))
+        .order_by(ActivityType.order_nr, ActivityType.id).limit(1)
+    )
+
+
 def get_type(session: Session, viewer: User, type_id: int) -> ActivityType:
     found = session.get(ActivityType, type_id)
     if found is None or found.company_id != viewer.company_id:

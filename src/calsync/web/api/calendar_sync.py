@@ -48,7 +48,8 @@ def _body(payload: Any) -> dict[str, Any]:
 @router.get("")
 def get_sync(user: User = Depends(current_user), session: Session = Depends(get_session)) -> dict[str, Any]:
     account = repo.account_of_user(session, user.id)
-    data = {"connected": False} if account is None else {"connected": True, **accounts.view(account)}
+    data = {"connected": False} if account is None else {
+        "connected": True, **accounts.view(account), **accounts.import_type_state(session, account)}
     return ok(data, providers=_providers())
 
 
@@ -56,7 +57,7 @@ def get_sync(user: User = Depends(current_user), session: Session = Depends(get_
 def patch_sync(payload: Any = Body(None), user: User = Depends(current_user), session: Session = Depends(get_session),
                context: AppContext = Depends(get_context)) -> dict[str, Any]:
     account = accounts.update_settings(session, context.box, user, _body(payload))
-    data = {"connected": True, **accounts.view(account)}
+    data = {"connected": True, **accounts.view(account), **accounts.import_type_state(session, account)}
     session.commit()
     if account.enabled:
         _request_sync(context, account.id, "settings")

@@ -17,6 +17,8 @@ from calsync.crm.errors import CrmError
 from calsync.crm.services import activities as activity_service
 from calsync.crm.services.activity_queries import present, trash
 from calsync.store.tables import User
+from calsync.sync import accounts
+from calsync.sync import repository as repo
 from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
 from calsync.web.pages.rendering import page_user, render
@@ -66,9 +68,11 @@ def _trash_values(session: Session, user: User) -> dict:
 @router.get("/settings/calendar-sync")
 def settings_page(request: Request, user: User = Depends(page_user), session: Session = Depends(get_session)) -> HTMLResponse:
     look = lookups(session, user)
+    account = repo.account_of_user(session, user.id)
+    import_notice = accounts.import_type_state(session, account)["import_type_notice"] if account is not None else None
     return render(
         request, "sync_settings.html", user, providers=PROVIDERS, private_choices=PRIVATE_CHOICES,
-        types=[t for t in look.types.values()], **_trash_values(session, user),
+        types=[t for t in look.types.values()], import_notice=import_notice, **_trash_values(session, user),
     )
 
 
