@@ -122,7 +122,6 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
         return account
     if account.id is not None:
         repo.delete_links(session, account.id)
-        account.settings_version += 1
     account.provider, account.account_name = provider, name
     account.calendar_id = choice.id if choice else None
     account.calendar_name = choice.name if choice else None
