@@ -62,9 +62,11 @@ def test_crash_after_provider_write_is_repeated_without_duplicates(hdb: Harness)
 
 
 def test_a_crm_edit_committed_by_another_connection_during_a_run_is_not_overwritten(hdb: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The run loads the activity to write the calendar's change into it; right then a second
-    connection commits a CRM edit. The run must neither overwrite that edit nor mark it synced."""
-    from calsync.crm.services import activities as service
+    """The run has loaded the activity (it sits in the run's session) when a second connection
+    commits a CRM edit; then the run writes the calendar's change. It must neither overwrite that
+    edit nor mark it synced."""
+    from calsync.store.tables import Activity
+    from calsync.sync import repository
 
     h = hdb
     h.connect(A)
@@ -72,22 +74,21 @@ def test_a_crm_edit_committed_by_another_connection_during_a_run_is_not_overwrit
     h.sync(A)
     event = next(e for e in h.events(A) if e.activity_uuid == h.activity(aid).uuid)
     h.server.user_put(A, Event(**{**vars(event), "summary": "Call (calendar)"}))
-    real_get = service.get_activity
-    raced: list[int] = []
+    real_add_linked = repository.add_linked
+    loaded: list[Activity] = []
 
-    def get_then_someone_edits(*args, **kwargs):  # type: ignore[no-untyped-def]
-        found = real_get(*args, **kwargs)
-        if not raced:
-            raced.append(found.version)
+    def load_then_someone_edits(session, *args, **kwargs):  # type: ignore[no-untyped-def]
+        real_add_linked(session, *args, **kwargs)
+        if not loaded:
+            loaded.append(session.get(Activity, aid))  # the run's copy, read before the edit below
             h.edit(A, aid, subject="Call (CRM, meanwhile)")  # another session and connection, committed
-        return found
-
-    monkeypatch.setattr(service, "get_activity", get_then_someone_edits)
+    monkeypatch.setattr(repository, "add_linked", load_then_someone_edits)
     racing = h.sync(A)
-    monkeypatch.setattr(service, "get_activity", real_get)
-    assert raced and racing.status == "retry"
+    monkeypatch.setattr(repository, "add_linked", real_add_linked)
+    assert loaded
     assert h.activity(aid).subject == "Call (CRM, meanwhile)"
     assert all(link.synced_version != h.activity(aid).version for link in h.links(A))
+    assert racing.status == "retry"
     after = h.sync(A)  # both sides changed: the newer change (the CRM's) wins, and it is logged
     assert after.status == "ok" and after.conflicts == 1
     assert h.activity(aid).subject == "Call (CRM, meanwhile)"
