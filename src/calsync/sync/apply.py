@@ -18,7 +18,7 @@ from calsync.store.tables import Activity, SyncAccount, SyncLink, SyncOrigin, Sy
 from calsync.sync import repository as repo
 from calsync.sync import series as series_store
 from calsync.sync.accounts import import_type_state
-from calsync.sync.mapping import content_hash, crm_values, fields_of, to_crm, to_event
+from calsync.sync.mapping import crm_side_hash, crm_values, details_part, fields_of, to_crm, to_event, with_details_part
 from calsync.sync.model import Event, EventKey
 from calsync.sync.provider import (
     AlreadyExists,
@@ -66,9 +66,20 @@ def _set_event_side(link: SyncLink, event: Event, private_events: str) -> None:
     link.event_private = event.is_private
 
 
-def _set_crm_side(link: SyncLink, activity: Activity) -> None:
-    link.crm_hash = content_hash(fields_of(activity))
+def _set_crm_side(link: SyncLink, activity: Activity, details: str | None, *, written: bool = False) -> None:
+    """Records the CRM side as synced. `details` is the digest of the deal/contact block the
+    activity gets now (None: the account writes none). An inbound change leaves the event's
+    block as it was, so the hash keeps the block half it had; if that differs from the block
+    due now, the link stays behind the activity's version and the next run writes the event."""
+    fields = fields_of(activity)
     link.synced_version = activity.version
+    previous = None if written or details is None else details_part(link.crm_hash)
+    if previous is None:
+        link.crm_hash = crm_side_hash(fields, details)
+    else:
+        link.crm_hash = with_details_part(fields, previous)
+        if previous != details:
+            link.synced_version = 0
     link.status, link.error = "linked", None
 
 
@@ -157,7 +168,7 @@ def _imports(session: Session, account: SyncAccount, owner: Any, decisions: list
                 origin="calendar", status="linked", activity_id=result.id,
             )
             _set_event_side(link, d.event, mode)
-            _set_crm_side(link, result)
+            _set_crm_side(link, result, repo.details_digest_of(session, account, result))
             session.add(link)
             session.add(SyncOrigin(user_id=account.user_id, calendar_id=d.key.calendar_id, event_id=d.key.event_id,
                                    recurrence_id=d.key.recurrence_id, activity_id=result.id))
@@ -191,7 +202,7 @@ def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision
         )
         link = _link(session, account, d.key, activity.origin, activity.id)
         _set_event_side(link, d.event, mode)
-        _set_crm_side(link, activity)
+        _set_crm_side(link, activity, repo.details_digest_of(session, account, activity))
         summary.pulled += 1
     elif d.kind == "trash_activity":
         assert d.activity_id is not None and d.key is not None
@@ -217,7 +228,7 @@ def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision
             if d.reason == "version_only":
                 link.synced_version = activity.version
             else:
-                _set_crm_side(link, activity)
+                _set_crm_side(link, activity, repo.details_digest_of(session, account, activity))
     elif d.kind == "drop_link":
         assert d.key is not None
         link = repo.find_link(session, account.id, d.key)
@@ -308,7 +319,8 @@ class Outbound:
                 return  # each update reads its event itself
 
     def _event_for(self, session: Session, account: SyncAccount, activity: Activity, link: SyncLink | None) -> Event:
-        details = repo.details_for(session, activity, self.base_url) if account.include_details else ""
+        owner = repo.owner_of(session, account)
+        details = repo.details_for(session, activity, self.base_url, owner) if account.include_details else ""
         keep_private = account.private_events == "everyone" and link is not None and link.origin == "calendar" and link.event_private
         return to_event(
             fields_of(activity), calendar_id=account.calendar_id or "", activity_uuid=activity.uuid,
@@ -352,7 +364,7 @@ class Outbound:
                 self.summary.note("error", f"activity {activity.id}", f"not written to the calendar: {exc.message}")
                 return
             _set_event_side(link, written, account.private_events)
-            _set_crm_side(link, activity)
+            _set_crm_side(link, activity, repo.details_digest_of(session, account, activity), written=True)
             self._commit(session)
             self.summary.pushed += 1
         finally:

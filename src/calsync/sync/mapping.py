@@ -207,6 +207,37 @@ def content_hash(fields: SyncedFields) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+_DETAILS_MARK = ":"  # at this position, a CRM-side hash that covers the deal/contact block
+
+
+def crm_side_hash(fields: SyncedFields, details: str | None) -> str:
+    """What a link stores for the CRM side: the fields' digest, or, when the account writes the
+    generated deal/contact block (`details` is its digest, see `details_digest`), half of each,
+    so a change to a linked deal, person or organization counts as a change of the activity.
+    64 characters either way (the column's width)."""
+    base = content_hash(fields)
+    if details is None:
+        return base
+    return base[:31] + _DETAILS_MARK + details[:32]
+
+
+def details_part(crm_hash: str | None) -> str | None:
+    """The block's half of a hash made by `crm_side_hash` with a block, else None."""
+    if crm_hash is None or len(crm_hash) != 64 or crm_hash[31] != _DETAILS_MARK:
+        return None
+    return crm_hash[32:]
+
+
+def with_details_part(fields: SyncedFields, part: str) -> str:
+    """The hash of `fields` that keeps the block half of an earlier hash (the event still holds that block)."""
+    return content_hash(fields)[:31] + _DETAILS_MARK + part
+
+
+def details_digest(details: str) -> str:
+    """A digest of the generated block's text (as `crm_side_hash` takes it)."""
+    return hashlib.sha256(details.encode()).hexdigest()[:32]
+
+
 # ------------------------------------------------------------------ the two directions
 
 

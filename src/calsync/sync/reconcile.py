@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-from calsync.sync.mapping import PrivateMode, SyncedFields, content_hash, to_crm
+from calsync.sync.mapping import PrivateMode, SyncedFields, content_hash, crm_side_hash, to_crm
 from calsync.sync.model import Event, EventKey
 from calsync.sync.provider import Window
 
@@ -67,6 +67,7 @@ class CrmItem:
     origin: str
     read_only: bool
     fields: SyncedFields
+    details: str | None = None  # digest of the deal/contact block, when the account writes it
 
 
 @dataclass
@@ -137,7 +138,7 @@ def _event_changed(link: LinkState, event: Event, mode: PrivateMode) -> bool:
 
 
 def _crm_changed(link: LinkState, item: CrmItem) -> bool:
-    return item.version != link.synced_version and content_hash(item.fields) != link.crm_hash
+    return item.version != link.synced_version and crm_side_hash(item.fields, item.details) != link.crm_hash
 
 
 def _is_newer(event: Event, item: CrmItem) -> bool:

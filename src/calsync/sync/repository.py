@@ -4,6 +4,7 @@ decision, and the small writes to links, origins, runs and the outbox."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -22,7 +23,8 @@ from calsync.store.tables import (
     SyncRun,
     User,
 )
-from calsync.sync.mapping import details_text, fields_of
+from calsync.crm.permissions import can_see_item
+from calsync.sync.mapping import details_digest, details_text, fields_of
 from calsync.sync.model import Event, EventKey
 from calsync.sync.reconcile import AccountSettings, CrmItem, CrmState, LinkState, Pulled
 
@@ -70,7 +72,8 @@ def type_keys(session: Session, company_id: int) -> dict[int, str]:
     return {row[0]: row[1] for row in rows}
 
 
-def crm_item(activity: Activity, keys: dict[int, str]) -> CrmItem:
+def crm_item(activity: Activity, keys: dict[int, str], details: str | None = None) -> CrmItem:
+    """`details`: the digest of the activity's deal/contact block, when the account writes it."""
     return CrmItem(
         id=activity.id,
         uuid=activity.uuid,
@@ -82,6 +85,7 @@ def crm_item(activity: Activity, keys: dict[int, str]) -> CrmItem:
         origin=activity.origin,
         read_only=activity.read_only,
         fields=fields_of(activity),
+        details=details,
     )
 
 
@@ -156,9 +160,10 @@ def crm_state(session: Session, account: SyncAccount, links: list[SyncLink] | No
     listed events name (our ids, earlier imports) and, when `links` is given, the linked ones
     (else call `add_linked` once the links are chosen)."""
     keys = type_keys(session, account.company_id)
+    digest = _digester(session, account)
     any_link = select(SyncLink.activity_id).where(SyncLink.account_id == account.id, SyncLink.activity_id.is_not(None))
     unlinked = [
-        crm_item(a, keys)
+        crm_item(a, keys, digest(a))
         for a in session.scalars(
             select(Activity).where(
                 Activity.owner_id == account.user_id,
@@ -174,7 +179,7 @@ def crm_state(session: Session, account: SyncAccount, links: list[SyncLink] | No
     by_uuid: dict[str, CrmItem] = {}
     for chunk in _chunks(uuids):
         for activity in session.scalars(select(Activity).where(Activity.uuid.in_(chunk))):
-            by_uuid[activity.uuid] = crm_item(activity, keys)
+            by_uuid[activity.uuid] = crm_item(activity, keys, digest(activity))
     origins: dict[EventKey, CrmItem | None] = {}
     listed = {e.key for e in pulled.events}
     if listed:
@@ -185,7 +190,7 @@ def crm_state(session: Session, account: SyncAccount, links: list[SyncLink] | No
             key = EventKey(row.calendar_id, row.event_id, row.recurrence_id or "")
             if key in listed:
                 activity = session.get(Activity, row.activity_id) if row.activity_id else None
-                origins[key] = crm_item(activity, keys) if activity is not None else None
+                origins[key] = crm_item(activity, keys, digest(activity)) if activity is not None else None
     crm = CrmState(linked={}, unlinked=unlinked, by_uuid=by_uuid, origins=origins)
     if links is not None:
         add_linked(session, account, crm, links)
@@ -199,10 +204,11 @@ def named_activity_ids(crm: CrmState) -> set[int]:
 
 def add_linked(session: Session, account: SyncAccount, crm: CrmState, links: list[SyncLink]) -> None:
     keys = type_keys(session, account.company_id)
+    digest = _digester(session, account)
     linked_ids = {link.activity_id for link in links if link.activity_id is not None}
     for chunk in _chunks(linked_ids):
         for activity in session.scalars(select(Activity).where(Activity.id.in_(chunk))):
-            crm.linked[activity.id] = crm_item(activity, keys)
+            crm.linked[activity.id] = crm_item(activity, keys, digest(activity))
 
 
 def find_link(session: Session, account_id: int, key: EventKey) -> SyncLink | None:
@@ -271,17 +277,35 @@ def drop_deleting_links(session: Session, account_id: int, calendar_id: str, eve
     )
 
 
-def details_for(session: Session, activity: Activity, base_url: str) -> str:
-    """The generated deal/contact block for an activity (only what its owner may see anyway)."""
+def details_for(session: Session, activity: Activity, base_url: str, reader: User) -> str:
+    """The generated deal/contact block for an activity written into `reader`'s calendar: only
+    the linked items `reader` may see now (an admin may link a deal or contact its owner keeps
+    to themself; an item may become owner-only later: `touch_linked` then marks the activity
+    changed, and the next run writes the block again without it)."""
     deal = session.get(Deal, activity.deal_id) if activity.deal_id else None
     person = session.get(Person, activity.person_id) if activity.person_id else None
     org = session.get(Organization, activity.org_id) if activity.org_id else None
+    deal, person, org = (item if can_see_item(reader, item) else None for item in (deal, person, org))  # type: ignore[assignment]
     return details_text(
         deal.title if deal else None,
         (person.name, list(person.emails or []), list(person.phones or [])) if person else None,
         org.name if org else None,
         f"{base_url.rstrip('/')}/activities/{activity.id}",
     )
+
+
+def details_digest_of(session: Session, account: SyncAccount, activity: Activity) -> str | None:
+    """The digest of the block the account's calendar gets for this activity (None: no block).
+    Computed without the CRM's address, so moving the CRM does not count as a change."""
+    if not account.include_details:
+        return None
+    return details_digest(details_for(session, activity, "", owner_of(session, account)))
+
+
+def _digester(session: Session, account: SyncAccount) -> Callable[[Activity], str | None]:
+    if not account.include_details:
+        return lambda activity: None
+    return lambda activity: details_digest_of(session, account, activity)
 
 
 def owner_of(session: Session, account: SyncAccount) -> User:
