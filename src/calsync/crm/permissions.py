@@ -1,16 +1,17 @@
 """Who may see and change what, and the one redaction function every read path uses.
 
 Rule: a user sees another user's activity only if its visibility is `everyone` *and* the user may
-see every item it links to (deal, person, organization). Admins follow the same rule. A private
+see every item it links to (deal, person, organization, and every participant: Pipedrive counts
+participants as linked items). Admins follow the same rule. A private
 activity shows to everyone but its owner as a busy block: time only.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, case, exists, or_, true
+from sqlalchemy import ColumnElement, and_, case, exists, or_, select, true
 
 from calsync.crm.errors import Forbidden
-from calsync.store.tables import Activity, Deal, Organization, Person, User
+from calsync.store.tables import Activity, ActivityParticipant, Deal, Organization, Person, User
 
 LinkedItem = Deal | Person | Organization
 
@@ -24,7 +25,7 @@ def can_see_item(viewer: User, item: LinkedItem | None) -> bool:
 
 
 def can_see_activity(viewer: User, activity: Activity, linked: list[LinkedItem | None]) -> bool:
-    """`linked` are the activity's deal, person and organization (None where unset)."""
+    """`linked` are the activity's deal, person, organization (None where unset) and participants."""
     if activity.company_id != viewer.company_id:
         return False
     if activity.owner_id == viewer.id:
@@ -64,6 +65,16 @@ def _item_visible_sql(model: type[Deal] | type[Person] | type[Organization], col
     )
 
 
+def _participants_visible_sql(viewer: User) -> ColumnElement[bool]:
+    """No participant of the activity is a person the viewer may not see."""
+    hidden = (
+        select(ActivityParticipant.id)
+        .join(Person, Person.id == ActivityParticipant.person_id)
+        .where(ActivityParticipant.activity_id == Activity.id, Person.owner_id != viewer.id, Person.visibility != "everyone")
+    )
+    return ~exists(hidden)
+
+
 def visible_activities_sql(viewer: User, *, company: bool = True) -> ColumnElement[bool]:
     """The same rule as `can_see_activity`, as a SQL condition for list and calendar queries.
 
@@ -76,6 +87,7 @@ def visible_activities_sql(viewer: User, *, company: bool = True) -> ColumnEleme
         _item_visible_sql(Deal, Activity.deal_id, viewer),
         _item_visible_sql(Person, Activity.person_id, viewer),
         _item_visible_sql(Organization, Activity.org_id, viewer),
+        _participants_visible_sql(viewer),
     )
     return and_(
         Activity.company_id == viewer.company_id if company else true(),

@@ -15,6 +15,7 @@ from calsync.crm.timing import local_iso
 from calsync.store.tables import Activity, User
 
 BUSY_SUBJECT = "Busy"
+BUSY_TYPE = "busy"  # the type a busy block shows (filters match it on this, not its real type)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -73,7 +74,7 @@ def activity_row_for_viewer(
     if busy_block(viewer, private=values["private"], owner_id=values["owner_id"]):
         common.update(
             subject=BUSY_SUBJECT,
-            type="busy",
+            type=BUSY_TYPE,
             done=False,
             location="",
             public_description="",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from calsync.crm.errors import Conflict, CrmError, Invalid, NotFound
@@ -75,10 +75,13 @@ def timing_of(activity: Activity) -> Timing:
 
 
 def linked_items(session: Session, activity: Activity) -> list[Deal | Person | Organization | None]:
+    """The deal, person and organization (None where unset), then every participant's person:
+    all the items the visibility rule checks."""
     return [
         session.get(Deal, activity.deal_id) if activity.deal_id else None,
         session.get(Person, activity.person_id) if activity.person_id else None,
         session.get(Organization, activity.org_id) if activity.org_id else None,
+        *(session.get(Person, p.person_id) for p in activity.participants),
     ]
 
 
@@ -103,14 +106,18 @@ def _set_participants(session: Session, viewer: User, activity: Activity, partic
         activity.participants.append(ActivityParticipant(person_id=item.person_id, primary=item.primary))
 
 
-def _match_persons(session: Session, company_id: int, emails: list[str]) -> dict[str, int]:
+def _match_persons(session: Session, company_id: int, owner_id: int, emails: list[str]) -> dict[str, int]:
     """Lowercased e-mail -> the person it belongs to (the oldest person when several share it),
-    for linking attendees: one lookup on the `person_emails` index for the whole list."""
+    for linking attendees: one lookup on the `person_emails` index for the whole list. Only
+    persons the activity's owner may see are matched: a match to anyone else's owner-only
+    contact would tell the owner that it exists."""
     if not emails:
         return {}
     rows = session.execute(
         select(PersonEmail.email, PersonEmail.person_id)
-        .where(PersonEmail.company_id == company_id, PersonEmail.email.in_(emails))
+        .join(Person, Person.id == PersonEmail.person_id)
+        .where(PersonEmail.company_id == company_id, PersonEmail.email.in_(emails),
+               or_(Person.owner_id == owner_id, Person.visibility == "everyone"))
         .order_by(PersonEmail.person_id.desc())
     )
     return {email: person_id for email, person_id in rows}  # the lowest id is written last
@@ -137,7 +144,15 @@ def _attendee_rows(unique: dict[str, AttendeeIn], matches: dict[str, int]) -> li
 def _set_attendees(session: Session, activity: Activity, attendees: list[AttendeeIn]) -> None:
     activity.attendees.clear()
     unique = _unique_attendees(attendees)
-    activity.attendees.extend(_attendee_rows(unique, _match_persons(session, activity.company_id, list(unique))))
+    matches = _match_persons(session, activity.company_id, activity.owner_id, list(unique))
+    activity.attendees.extend(_attendee_rows(unique, matches))
+
+
+def _rematch_attendees(session: Session, activity: Activity) -> None:
+    """Matches the attendees again for a new owner, who may see other persons."""
+    matches = _match_persons(session, activity.company_id, activity.owner_id, [a.email.lower() for a in activity.attendees])
+    for attendee in activity.attendees:
+        attendee.person_id = matches.get(attendee.email.lower())
 
 
 def _claim_version(session: Session, activity: Activity, expected: int) -> None:
@@ -255,7 +270,7 @@ def create_activities_from_sync(
     emails = sorted({str(a.email).lower() for data, _ in items for a in data.attendees})
     matches: dict[str, int] = {}
     for start in range(0, len(emails), 500):
-        matches.update(_match_persons(session, owner.company_id, emails[start:start + 500]))
+        matches.update(_match_persons(session, owner.company_id, owner.id, emails[start:start + 500]))
     results: list[Activity | CrmError] = []
     for data, extra in items:
         try:
@@ -346,11 +361,13 @@ def update_activity(
     previous_owner_id = activity.owner_id
     owner = session.get(User, activity.owner_id)
     assert owner is not None
+    owner_changed = False
     if "owner_id" in values and values["owner_id"] is not None and values["owner_id"] != activity.owner_id:
         if not actor.is_admin:
             raise Invalid("only an admin can give an activity to another user", field="owner_id")
         owner = user_in_company(session, actor, values["owner_id"])
         activity.owner_id = owner.id
+        owner_changed = True
     if "type" in values:
         activity.type_id = type_by_key(session, activity.company_id, values["type"]).id
     for field in ("deal_id", "person_id", "org_id"):
@@ -366,6 +383,8 @@ def update_activity(
         _set_participants(session, actor, activity, data.participants)
     if data.attendees is not None:
         _set_attendees(session, activity, data.attendees)
+    elif owner_changed:
+        _rematch_attendees(session, activity)
     _touch(activity, actor)
     session.flush()
     if source != "sync":

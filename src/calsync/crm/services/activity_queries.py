@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from calsync.crm.errors import Invalid, NotFound
 from calsync.crm.permissions import visible_activities_sql
-from calsync.crm.redaction import activity_for_viewer, activity_row_for_viewer
+from calsync.crm.redaction import BUSY_TYPE, activity_for_viewer, activity_row_for_viewer
 from calsync.crm.schemas import ActivityOut
 from calsync.crm.services.activities import TRASH_DAYS
 from calsync.crm.services.sync_status import sync_infos
@@ -334,15 +334,31 @@ class ListPage:
     sort: SortKey
 
 
-def _filter_conditions(filters: ListFilters) -> list[ColumnElement[bool]]:
+def _filter_conditions(session: Session, viewer: User, filters: ListFilters) -> list[ColumnElement[bool]]:
+    """The filters as SQL, each read on what the viewer sees of a row: a busy block (another
+    user's private activity) is matched on its shown values (type "busy", not done), never on
+    its hidden ones, so a filter cannot tell its real type or state. Times, the busy flag and
+    the update and deletion times are shown, so filters and sort orders on them stay as they are."""
     conditions: list[ColumnElement[bool]] = []
+    hidden = and_(Activity.private == true(), Activity.owner_id != viewer.id)
+    shown = or_(Activity.private == false(), Activity.owner_id == viewer.id)
     if filters.type_ids is not None:
-        conditions.append(Activity.type_id.in_(filters.type_ids))
+        real = and_(shown, Activity.type_id.in_(filters.type_ids))
+        conditions.append(or_(real, hidden) if _asks_for_busy(session, filters.type_ids) else real)
     if filters.done is not None:
-        conditions.append(Activity.done == (true() if filters.done else false()))
+        conditions.append(and_(shown, Activity.done == true()) if filters.done else or_(hidden, Activity.done == false()))
     if filters.updated_since is not None:
         conditions.append(Activity.updated_at >= filters.updated_since)
     return conditions
+
+
+def _asks_for_busy(session: Session, type_ids: Sequence[int]) -> bool:
+    """Whether a type filter names a type keyed like the busy block's shown type."""
+    if not type_ids:
+        return False
+    return session.scalar(
+        select(func.count()).select_from(ActivityType).where(ActivityType.id.in_(list(type_ids)), ActivityType.key == BUSY_TYPE)
+    ) != 0
 
 
 def list_activities(
@@ -351,7 +367,7 @@ def list_activities(
     """One page of visible activities: by start time, or by update time when `updated_since` is set."""
     sort: SortKey = "updated" if filters.updated_since is not None else "start"
     column = Activity.updated_at if sort == "updated" else Activity.span_start
-    extra = _filter_conditions(filters)
+    extra = _filter_conditions(session, viewer, filters)
     if cursor:
         value, last_id = decode_cursor(cursor, sort)
         extra.append(_after(column, value, last_id))

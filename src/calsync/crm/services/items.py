@@ -88,13 +88,14 @@ def update_item(session: Session, viewer: User, model: type[Item], item_id: int,
             raise Invalid(f"{key} cannot be null", field=key)
     _check_links(session, viewer, values)
     shown_changed = any(getattr(found, key) != value for key, value in values.items() if key in SHOWN_FIELDS[model])
+    access_changed = any(getattr(found, key) != value for key, value in values.items() if key in ("visibility", "owner_id"))
     for key, value in values.items():
         setattr(found, key, value)
     session.flush()
     if isinstance(found, Person) and "emails" in values:
         _sync_person_emails(session, found)
     if shown_changed:  # what linked activities show or push, or who sees them, changed
-        touch_linked(session, viewer, model, found.id)
+        touch_linked(session, viewer, model, found.id, access=access_changed)
     session.flush()
     return found
 

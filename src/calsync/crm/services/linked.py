@@ -25,16 +25,21 @@ SHOWN_FIELDS = {
 
 def touch_linked(
     session: Session, actor: User, model: type[Deal] | type[Person] | type[Organization], item_id: int,
-    *, unlink: bool = False,
+    *, unlink: bool = False, access: bool = False,
 ) -> list[int]:
     """Bumps `version` (and `updated_at`) of the live activities linked to the item, unlinking
-    them first when the item is being deleted; announces each; returns their ids."""
+    them first when the item is being deleted; announces each; returns their ids. `access`:
+    who may see the item changed (visibility, owner), which also concerns the activities that
+    have it as a participant, and the attendee matches of owners who no longer may see it."""
     column = LINK_COLUMNS[model]
     linked = column == item_id
-    if model is Person and unlink:  # its participant rows go with it, attendees lose the match
+    if model is Person and (unlink or access):  # participants are linked items too
         linked = linked | Activity.id.in_(
-            select(ActivityParticipant.activity_id).where(ActivityParticipant.person_id == item_id)
-        ) | Activity.id.in_(select(ActivityAttendee.activity_id).where(ActivityAttendee.person_id == item_id))
+            select(ActivityParticipant.activity_id).where(ActivityParticipant.person_id == item_id))
+    if model is Person and unlink:  # its participant rows go with it, attendees lose the match
+        linked = linked | Activity.id.in_(select(ActivityAttendee.activity_id).where(ActivityAttendee.person_id == item_id))
+    elif model is Person and access:  # attendees of owners who may no longer see the person lose the match
+        linked = linked | Activity.id.in_(unmatch_hidden_attendees(session, item_id))
     rows = list(session.execute(select(Activity.id, Activity.owner_id).where(linked, Activity.deleted.is_(False))))
     if unlink:  # live and trashed alike (the database would clear the link anyway)
         session.execute(update(Activity).where(column == item_id).values({column.key: None}),
@@ -49,3 +54,19 @@ def touch_linked(
     for activity_id, owner_id in rows:
         changes.announce(owner_id, activity_id)
     return [r.id for r in rows]
+
+
+def unmatch_hidden_attendees(session: Session, person_id: int) -> list[int]:
+    """Clears the attendee matches to this person on activities whose owner may not see it
+    (after it became owner-only or changed owner); returns those activities' ids."""
+    person = session.get(Person, person_id)
+    if person is None or person.visibility == "everyone":
+        return []
+    hidden = select(ActivityAttendee.id).join(Activity, Activity.id == ActivityAttendee.activity_id).where(
+        ActivityAttendee.person_id == person_id, Activity.owner_id != person.owner_id)
+    rows = list(session.execute(
+        select(ActivityAttendee.id, ActivityAttendee.activity_id).where(ActivityAttendee.id.in_(hidden))))
+    if rows:
+        session.execute(update(ActivityAttendee).where(ActivityAttendee.id.in_([r.id for r in rows])).values(person_id=None),
+                        execution_options={"synchronize_session": "fetch"})
+    return sorted({r.activity_id for r in rows})
