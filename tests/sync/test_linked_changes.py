@@ -57,3 +57,22 @@ def test_a_linked_item_change_is_not_pushed_when_the_block_is_off(h: Harness) ->
     _change(h, Deal, deal, DealUpdate(title="New deal"))
     assert h.sync(A).pushed == 0
     assert "deal" not in h.events(A)[0].description.lower()
+
+
+def test_a_calendar_edit_is_kept_when_a_linked_deal_is_renamed_after_it_and_both_reach_the_event(h: Harness) -> None:
+    from calsync.sync.model import Event
+
+    h.connect(A, include_details=True)
+    deal = _item(h, Deal, DealIn(title="Old deal"))
+    aid = h.create(A, "Call", deal_id=deal)
+    h.sync(A)
+    (event,) = h.events(A)
+    h.server.user_put(A, Event(**{**vars(event), "summary": "Call (moved by the client)"}))
+    _change(h, Deal, deal, DealUpdate(title="New deal"))  # later than the calendar edit
+
+    h.sync(A)
+    assert h.activity(aid).subject == "Call (moved by the client)"  # the calendar's edit is not overwritten
+    h.sync(A)
+    (event,) = h.events(A)
+    assert event.summary == "Call (moved by the client)" and "Deal: New deal" in event.description
+    assert h.sync(A).pushed == 0

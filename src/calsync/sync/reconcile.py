@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-from calsync.sync.mapping import PrivateMode, SyncedFields, content_hash, crm_side_hash, to_crm
+from calsync.sync.mapping import PrivateMode, SyncedFields, content_hash, crm_side_hash, details_part, to_crm, with_details_part
 from calsync.sync.model import Event, EventKey
 from calsync.sync.provider import Window
 
@@ -141,6 +141,14 @@ def _crm_changed(link: LinkState, item: CrmItem) -> bool:
     return item.version != link.synced_version and crm_side_hash(item.fields, item.details) != link.crm_hash
 
 
+def _only_block_changed(link: LinkState, item: CrmItem) -> bool:
+    """The activity's synced fields are as last synced; only its deal/contact block moved (a
+    linked deal, person or organization changed). Such a change never overrides a calendar edit:
+    the edit is taken in, and the block is written at the next run."""
+    part = details_part(link.crm_hash)
+    return part is not None and item.details is not None and with_details_part(item.fields, part) == link.crm_hash
+
+
 def _is_newer(event: Event, item: CrmItem) -> bool:
     return event.updated is not None and event.updated > item.updated_at
 
@@ -195,7 +203,9 @@ def _pair(plan: Plan, s: AccountSettings, link: LinkState, item: CrmItem | None,
         return
     ev_changed = event is not None and _event_changed(link, event, mode)
     crm_changed = _crm_changed(link, item) and not item.read_only
-    if ev_changed and crm_changed:
+    if ev_changed and crm_changed and _only_block_changed(link, item):
+        plan.add("update_activity", key=link.key, activity_id=item.id, event=event)
+    elif ev_changed and crm_changed:
         assert event is not None
         kind, why = ("adopt", "linked again after a reconnect and the two sides differ") if fresh else (
             "conflict", "changed on both sides")
