@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     runner: str = "embedded"  # "embedded" or "none"
     login_max_failures: int = 5
     login_lock_seconds: int = 300
+    # Google Calendar: the OAuth client from Google's console; the URLs point at the emulator in tests.
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_api_url: str = "https://www.googleapis.com"
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    # Where users' browsers (and Google's redirects) reach this app; default: the served address.
+    public_url: str = ""
 
     def resolved_database_url(self) -> str:
         """The configured URL, or SQLite in the var directory."""
@@ -50,6 +58,10 @@ class Settings(BaseSettings):
 
     def resolved_base_url(self) -> str:
         return self.base_url or f"http://{self.host}:{self.port}"
+
+    def resolved_public_url(self) -> str:
+        """The address Google redirects back to (`<public url>/oauth/google/callback`)."""
+        return (self.public_url or self.resolved_base_url()).rstrip("/")
 
 
 @lru_cache

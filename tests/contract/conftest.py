@@ -1,5 +1,5 @@
 """The provider contract suite runs every test on each provider: in-memory, CalDAV on Radicale,
-CalDAV on Xandikos."""
+CalDAV on Xandikos, Google Calendar on the emulator."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.dav_fixtures import radicale, xandikos  # noqa: F401  (fixtures)
+from tests.support.google_emulator import GoogleEmulator, google_emulator
 from tests.support.harness import Harness, make_harness
 
 
-@pytest.fixture(params=["memory", "radicale", "xandikos"])
+@pytest.fixture(scope="session")
+def google() -> Iterator[GoogleEmulator]:
+    """One emulator for the session; each harness works in a calendar of its own."""
+    with google_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(params=["memory", "radicale", "xandikos", "google"])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     servers = {}
     if request.param != "memory":

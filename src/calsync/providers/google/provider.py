@@ -1,0 +1,100 @@
+"""The Google Calendar provider: one open connection to one account, speaking the
+CalendarProvider Protocol. Listing lives in changes.py, writes in writes.py, the JSON mapping in
+wire.py, retries in http.py and tokens in auth.py; this module glues them together."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from calsync.providers.google import wire
+from calsync.providers.google.changes import Lister
+from calsync.providers.google.http import GoogleHttp, message, path
+from calsync.providers.google.writes import Writer
+from calsync.sync.model import CalendarInfo, ChangeSet, Event
+from calsync.sync.provider import ProviderError, Window
+
+DEFAULT_HORIZON = dt.timedelta(days=365)
+WRITER_ROLES = {"owner", "writer"}
+
+
+class GoogleProvider:
+    """CalendarProvider for Google Calendar (API v3)."""
+
+    name = "google"
+
+    def __init__(self, http: GoogleHttp, *, page_size: int = 250) -> None:
+        self.http = http
+        self.lister = Lister(http, page_size=page_size)
+        self.writer = Writer(http, self.lister)
+        self.window: Window | None = None
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        """The current tokens (refreshed ones included), for whoever stores the connection."""
+        return self.http.tokens.credentials
+
+    def _window(self) -> Window:
+        if self.window is not None:
+            return self.window
+        now = dt.datetime.now(dt.timezone.utc)
+        return Window(now - dt.timedelta(days=1), now + DEFAULT_HORIZON)
+
+    def list_calendars(self) -> list[CalendarInfo]:
+        calendars: list[CalendarInfo] = []
+        page: str | None = None
+        while True:
+            params: dict[str, Any] = {"maxResults": 250, **({"pageToken": page} if page else {})}
+            response = self.http.send("GET", path("users", "me", "calendarList"), params=params)
+            if response.status_code != 200:
+                raise ProviderError(f"Google Calendar refused to list the calendars (HTTP {response.status_code}): "
+                                    f"{message(response)}")
+            body = response.json()
+            for entry in body.get("items") or []:
+                if entry.get("deleted"):
+                    continue
+                calendars.append(CalendarInfo(
+                    id=entry["id"], name=entry.get("summaryOverride") or entry.get("summary") or entry["id"],
+                    writable=entry.get("accessRole") in WRITER_ROLES, primary=bool(entry.get("primary")),
+                    color=entry.get("backgroundColor")))
+            page = body.get("nextPageToken")
+            if not page:
+                return calendars
+
+    def list_changes(self, calendar_id: str, cursor: str | None, window: Window, page: str | None = None) -> ChangeSet:
+        self.window = window
+        return self.lister.list_changes(calendar_id, cursor, window, page)
+
+    def create_event(self, event: Event, *, send_invitations: bool) -> Event:
+        return self.writer.create(event, send_invitations=send_invitations)
+
+    def update_event(self, event: Event, etag: str | None, *, send_invitations: bool) -> Event:
+        return self.writer.update(event, etag, send_invitations=send_invitations)
+
+    def delete_event(self, calendar_id: str, event_id: str, etag: str | None) -> None:
+        self.writer.delete(calendar_id, event_id, etag)
+
+    def get_event(self, calendar_id: str, event_id: str) -> list[Event]:
+        resource = self.lister.get(calendar_id, event_id)
+        if resource is None or resource.get("status") == "cancelled":
+            return []
+        if resource.get("recurrence"):
+            return self.lister.instances(calendar_id, event_id, self._window())
+        return [wire.to_event(calendar_id, resource, self.lister.zones.get(calendar_id))]
+
+    def find_by_activity_id(self, calendar_id: str, activity_uuid: str) -> Event | None:
+        """First the id we would have created, then a search on our extended property (events
+        created before a reconnect, or copied by another client)."""
+        try:
+            candidate = self.lister.get(calendar_id, wire.event_id_for(activity_uuid))
+        except ValueError:
+            candidate = None
+        if candidate is None or candidate.get("status") == "cancelled" or \
+                ((candidate.get("extendedProperties") or {}).get("private") or {}).get(wire.ACTIVITY_KEY) != activity_uuid:
+            candidate = self.lister.find(calendar_id, activity_uuid)
+        if candidate is None:
+            return None
+        return wire.to_event(calendar_id, candidate, self.lister.zones.get(calendar_id))
+
+    def close(self) -> None:
+        self.http.close()
