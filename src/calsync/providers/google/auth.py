@@ -19,6 +19,8 @@ import httpx
 
 from calsync.sync.provider import AuthError, ProviderError
 
+import authlib.deprecate  # noqa: F401  (installs Authlib's own warning filter first, so ours wins)
+
 with warnings.catch_warnings():  # Authlib's httpx integration warns about its own future rename
     warnings.simplefilter("ignore")
     from authlib.common.security import generate_token

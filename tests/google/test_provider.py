@@ -1,0 +1,197 @@
+"""What the Google provider does beyond the shared contract, checked on the emulator through
+its request log: tokens (refresh before expiry, 401 → one refresh, rotation, revocation),
+back-off on rate limits and 5xx, the wire format of writes (client-chosen id, If-Match,
+sendUpdates, our id in extendedProperties.private, all-day dates) and re-creating a deleted id."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from calsync.providers.google import wire
+from calsync.providers.google.provider import GoogleProvider
+from calsync.sync.model import Event, EventAttendee
+from calsync.sync.provider import AlreadyExists, AuthError, RateLimited, Window
+from tests.support.google_emulator import USERS, GoogleEmulator
+
+UTC = dt.timezone.utc
+
+
+def soon(hours: int) -> dt.datetime:
+    return dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=hours)
+
+
+def window() -> Window:
+    now = dt.datetime.now(UTC)
+    return Window(now, now + dt.timedelta(days=365))
+
+
+@pytest.fixture
+def side(emu: GoogleEmulator) -> Iterator[tuple[GoogleProvider, str, dict[str, Any]]]:
+    calendar = emu.add_calendar(USERS[0], f"t-{uuid.uuid4().hex[:6]}")
+    credentials = emu.connect(USERS[0])
+    provider = emu.open(credentials)
+    provider.http.sleep = lambda seconds: None  # back-off without waiting
+    yield provider, calendar, credentials
+    provider.close()
+    emu.control.delete("/faults")
+
+
+def event(calendar: str, **changes: Any) -> Event:
+    values: dict[str, Any] = dict(calendar_id=calendar, activity_uuid=str(uuid.uuid4()), summary="Call Ada",
+                                  start=soon(30), end=soon(31), timezone="Europe/Berlin")
+    values.update(changes)
+    return Event(**values)
+
+
+def api_calls(emu: GoogleEmulator, since: int) -> list[dict[str, Any]]:
+    return [r for r in emu.requests(since)]
+
+
+def last_seq(emu: GoogleEmulator) -> int:
+    log = emu.requests()
+    return int(log[-1]["seq"]) if log else 0
+
+
+def test_create_uses_the_id_derived_from_the_activity_and_sends_no_mail(emu: GoogleEmulator, side: Any) -> None:
+    provider, calendar, _ = side
+    mark = last_seq(emu)
+    ours = event(calendar, attendees=[EventAttendee("carol@example.com", "Carol")])
+    created = provider.create_event(ours, send_invitations=False)
+    [call] = api_calls(emu, mark)
+    assert call["method"] == "POST" and call["query"]["sendUpdates"] == ["none"]
+    assert call["body"]["id"] == wire.event_id_for(ours.activity_uuid or "") == created.event_id
+    assert len(created.event_id) == 26 and set(created.event_id) <= set("0123456789abcdefghijklmnopqrstuv")
+    assert call["body"]["extendedProperties"] == {"private": {wire.ACTIVITY_KEY: ours.activity_uuid}}
+    assert call["body"]["start"] == {"dateTime": ours.start.astimezone(  # type: ignore[union-attr]
+        __import__("zoneinfo").ZoneInfo("Europe/Berlin")).isoformat(), "timeZone": "Europe/Berlin"}
+    assert created.timezone == "Europe/Berlin" and created.start == ours.start
+    assert [(a.email, a.name) for a in created.attendees] == [("carol@example.com", "Carol")]
+    provider.update_event(created, created.etag, send_invitations=True)
+    [update] = api_calls(emu, mark + 1)
+    assert update["method"] == "PATCH" and update["query"]["sendUpdates"] == ["all"]
+    assert update["headers"].get("if-match") == created.etag
+
+
+def test_all_day_is_dates_with_exclusive_end_and_can_become_timed(emu: GoogleEmulator, side: Any) -> None:
+    provider, calendar, _ = side
+    day = (dt.datetime.now(UTC) + dt.timedelta(days=5)).date()
+    mark = last_seq(emu)
+    created = provider.create_event(event(calendar, all_day=True, start=None, end=None, timezone=None,
+                                          start_date=day, end_date=day + dt.timedelta(days=1)), send_invitations=False)
+    [call] = api_calls(emu, mark)
+    assert call["body"]["start"] == {"date": day.isoformat()} and call["body"]["end"] == {
+        "date": (day + dt.timedelta(days=1)).isoformat()}
+    timed = provider.update_event(Event(**{**created.__dict__, "all_day": False, "start_date": None,
+                                           "end_date": None, "start": soon(40), "end": soon(41), "timezone": "UTC"}),
+                                  created.etag, send_invitations=False)
+    assert not timed.all_day and timed.start == soon(40)
+
+
+def test_a_repeated_create_is_refused_but_a_deleted_id_is_restored(emu: GoogleEmulator, side: Any) -> None:
+    provider, calendar, _ = side
+    ours = event(calendar)
+    created = provider.create_event(ours, send_invitations=False)
+    with pytest.raises(AlreadyExists):
+        provider.create_event(ours, send_invitations=False)
+    provider.delete_event(calendar, created.event_id, created.etag)
+    assert provider.get_event(calendar, created.event_id) == []
+    again = provider.create_event(Event(**{**ours.__dict__, "summary": "Call Ada again"}), send_invitations=False)
+    assert again.event_id == created.event_id
+    [listed] = provider.get_event(calendar, created.event_id)
+    assert listed.summary == "Call Ada again" and listed.activity_uuid == ours.activity_uuid
+    found = provider.find_by_activity_id(calendar, ours.activity_uuid or "")
+    assert found is not None and found.event_id == created.event_id
+
+
+def test_an_update_never_revives_an_event_deleted_in_the_calendar(emu: GoogleEmulator, side: Any) -> None:
+    from calsync.sync.provider import EventNotFound
+
+    provider, calendar, _ = side
+    created = provider.create_event(event(calendar), send_invitations=False)
+    emu.client(USERS[0]).delete(f"/calendars/{calendar}/events/{created.event_id}")
+    with pytest.raises(EventNotFound):
+        provider.update_event(Event(**{**created.__dict__, "summary": "late edit"}), created.etag, send_invitations=False)
+    assert provider.get_event(calendar, created.event_id) == []
+
+
+def test_an_expired_access_token_is_refreshed_once_and_the_call_repeated(emu: GoogleEmulator, side: Any) -> None:
+    provider, calendar, _ = side
+    before = provider.credentials["access_token"]
+    emu.post("/expire-access-tokens")
+    mark = last_seq(emu)
+    assert provider.list_changes(calendar, None, window()).full
+    assert [c["status"] for c in api_calls(emu, mark)] == [401, 200]
+    assert provider.http.tokens.refreshes == 1 and provider.credentials["access_token"] != before
+
+
+def test_a_token_about_to_expire_is_refreshed_before_the_call(emu: GoogleEmulator, side: Any) -> None:
+    provider, calendar, _ = side
+    provider.credentials["expires_at"] = (dt.datetime.now(UTC) + dt.timedelta(seconds=30)).isoformat()
+    mark = last_seq(emu)
+    provider.list_changes(calendar, None, window())
+    assert [c["status"] for c in api_calls(emu, mark)] == [200]
+    assert provider.http.tokens.refreshes == 1
+
+
+def test_rotated_refresh_tokens_are_handed_to_the_owner(emu: GoogleEmulator) -> None:
+    emu.post("/oauth", {"rotate_refresh_tokens": True})
+    try:
+        credentials = emu.connect(USERS[0])
+        first_refresh = credentials["refresh_token"]
+        stored: list[dict[str, Any]] = []
+        from calsync.providers.google.factory import GoogleFactory
+
+        provider = GoogleFactory(emu.settings).open(credentials, on_update=stored.append)
+        emu.post("/expire-access-tokens")
+        provider.list_calendars()
+        assert len(stored) == 1 and stored[0]["refresh_token"] != first_refresh
+        assert provider.credentials["refresh_token"] == stored[0]["refresh_token"]
+        provider.close()
+    finally:
+        emu.post("/oauth", {"rotate_refresh_tokens": False})
+
+
+def test_a_revoked_grant_is_an_auth_error_that_says_reconnect(emu: GoogleEmulator) -> None:
+    emu.add_calendar(USERS[1], "B's")
+    credentials = emu.connect(USERS[1])
+    provider = emu.open(credentials)
+    emu.post("/revoke", {"user": USERS[1]})
+    with pytest.raises(AuthError, match="reconnect Google Calendar"):
+        provider.list_calendars()
+    provider.close()
+
+
+@pytest.mark.parametrize("status,reason", [(403, "rateLimitExceeded"), (403, "userRateLimitExceeded"), (429, None),
+                                           (503, None)])
+def test_rate_limits_and_server_errors_are_retried(emu: GoogleEmulator, side: Any, status: int,
+                                                    reason: str | None) -> None:
+    provider, calendar, _ = side
+    waits: list[float] = []
+    provider.http.sleep = waits.append
+    emu.post("/faults", {"status": status, "count": 2, "retry_after": 2,
+                         **({"reason": reason} if reason else {})})
+    mark = last_seq(emu)
+    assert provider.list_changes(calendar, None, window()).full
+    assert [c["status"] for c in api_calls(emu, mark)] == [status, status, 200]
+    assert waits == [2.0, 2.0]
+
+
+def test_a_lasting_rate_limit_is_rate_limited_with_retry_after(emu: GoogleEmulator, side: Any) -> None:
+    provider, calendar, _ = side
+    emu.post("/faults", {"status": 429, "count": 10, "retry_after": 120})
+    with pytest.raises(RateLimited) as caught:
+        provider.list_changes(calendar, None, window())
+    assert caught.value.retry_after == 120
+
+
+def test_calendars_say_which_are_writable(emu: GoogleEmulator, side: Any) -> None:
+    provider, calendar, _ = side
+    shared = emu.add_calendar(USERS[0], "Holidays", access_role="reader")
+    calendars = {c.id: c for c in provider.list_calendars()}
+    assert calendars[USERS[0]].primary and calendars[USERS[0]].writable
+    assert calendars[calendar].writable and not calendars[shared].writable
