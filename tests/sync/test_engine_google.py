@@ -1,0 +1,156 @@
+"""The engine against the Google provider on the Calendar emulator: the fixed point holds
+through Google's JSON, edits and deletions flow both ways, an idle sync costs one request and an
+expired sync token (410) ends in a full resync that neither duplicates nor deletes anything."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from calsync.store.tables import SyncAccount
+from calsync.sync.model import Event
+from calsync.sync.provider import Window
+from calsync.web.context import AppContext
+from tests.support.google_emulator import GoogleEmulator, google_emulator
+from tests.support.harness import GoogleHarness
+from tests.sync.harness import Harness, soon
+
+A = "alice@example.com"
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[GoogleEmulator]:
+    with google_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def google(emu: GoogleEmulator) -> Iterator[GoogleHarness]:
+    side = GoogleHarness(emu)
+    yield side
+    side.close()
+
+
+@pytest.fixture
+def hc(sync_context: AppContext, google: GoogleHarness, emu: GoogleEmulator) -> Harness:
+    """A user whose account syncs with a fresh calendar on the emulator."""
+    h = Harness(sync_context)
+    h.user(A)
+    account_id = h.connect(A)
+    with h.session() as s:
+        s.execute(update(SyncAccount).where(SyncAccount.id == account_id).values(provider="google",
+                                                                                 calendar_id=google.calendar_id))
+    credentials = google.credentials  # one dict: refreshed tokens carry over between runs
+    h.engine.opener = lambda account: emu.open(credentials)  # type: ignore[assignment]
+    return h
+
+
+def listed(google: GoogleHarness) -> list[Event]:
+    now = dt.datetime.now(dt.timezone.utc)
+    window = Window(now - dt.timedelta(days=1), now + dt.timedelta(days=30))
+    return google.provider.list_changes(google.calendar_id, None, window).events
+
+
+def calls(emu: GoogleEmulator, since: int) -> list[tuple[str, str, int]]:
+    return [(r["method"], r["path"].rsplit("/", 1)[-1], r["status"]) for r in emu.requests(since)]
+
+
+def mark(emu: GoogleEmulator) -> int:
+    log = emu.requests()
+    return int(log[-1]["seq"]) if log else 0
+
+
+def test_two_way_sync_edits_and_deletions_both_ways(hc: Harness, google: GoogleHarness, emu: GoogleEmulator) -> None:
+    aid = hc.create(A, "Call Bob", public_description="Agenda\n- prices", location="Room 1",
+                    attendees=[{"email": "carol@example.com", "name": "Carol"}])
+    gone = hc.create(A, "Lunch with Dan")
+    hc.create(A, "Offsite", all_day=True, start=soon(24 * 3), hours=48)
+    google.put_single("Dentist", soon(5), soon(6), privacy="private")
+    first = hc.sync(A)
+    assert first.status == "ok" and (first.pushed, first.pulled) == (3, 1), first.entries
+    assert sorted(e.summary for e in listed(google)) == ["Call Bob", "Dentist", "Lunch with Dan", "Offsite"]
+    again = hc.sync(A, full=True)
+    assert again.status == "ok" and again.writes == 0, again.entries
+
+    events = {e.summary: e for e in listed(google)}
+    assert events["Call Bob"].activity_uuid == hc.activity(aid).uuid
+    assert events["Offsite"].all_day and events["Offsite"].end_date == events["Offsite"].start_date + dt.timedelta(days=2)  # type: ignore[operator]
+    dentist = next(a for a in hc.activities(A) if a.subject == "Dentist")
+
+    google.edit_summary(events["Call Bob"].event_id, "Call Bob (moved)")
+    google.delete(events["Dentist"].event_id)
+    pulled = hc.sync(A)
+    assert pulled.status == "ok", pulled.entries
+    assert hc.activity(aid).subject == "Call Bob (moved)"
+    assert hc.activity(dentist.id).deleted
+
+    hc.edit(A, aid, subject="Call Bob (agreed)")
+    hc.delete(A, gone)
+    pushed = hc.sync(A)
+    assert pushed.status == "ok" and pushed.writes == 2, pushed.entries
+    assert sorted(e.summary for e in listed(google)) == ["Call Bob (agreed)", "Offsite"]
+
+    hc.sync(A)  # takes in the echo of this side's writes
+    before = mark(emu)
+    idle = hc.sync(A)
+    assert idle.status == "ok" and idle.writes == 0, idle.entries
+    assert calls(emu, before) == [("GET", "events", 200)]
+
+
+def test_writes_send_no_invitations_and_carry_if_match(hc: Harness, google: GoogleHarness, emu: GoogleEmulator) -> None:
+    aid = hc.create(A, "Call Bob", attendees=[{"email": "carol@example.com", "name": "Carol"}])
+    before = mark(emu)
+    hc.sync(A)
+    hc.edit(A, aid, subject="Call Bob (moved)")
+    hc.sync(A)
+    writes = [r for r in emu.requests(before) if r["method"] in ("POST", "PATCH", "PUT", "DELETE")]
+    assert [r["method"] for r in writes] == ["POST", "PATCH"]
+    assert all(r["query"].get("sendUpdates") == ["none"] for r in writes)
+    assert writes[1]["headers"].get("if-match")
+
+
+def test_an_expired_sync_token_ends_in_a_full_resync_without_duplicates_or_deletions(
+        hc: Harness, google: GoogleHarness, emu: GoogleEmulator) -> None:
+    for n in range(3):
+        hc.create(A, f"Call {n}")
+    for n in range(2):
+        google.put_single(f"Meeting {n}", soon(10 + n), soon(11 + n))
+    google.put_daily_series("Standup", soon(20), 3)
+    assert hc.sync(A).status == "ok"
+    hc.sync(A)
+    activities = sorted(a.subject for a in hc.activities(A))
+    events = sorted(e.summary for e in listed(google))
+    assert len(activities) == 8 and len(events) == 8
+
+    emu.post("/expire-sync-tokens")
+    google.put_single("Meeting late", soon(30), soon(31))
+    before = mark(emu)
+    resync = hc.sync(A)
+    assert resync.status == "ok", resync.entries
+    assert (resync.pulled, resync.pushed, resync.deleted) == (1, 0, 0), resync
+    listing = [(m, s) for m, _, s in calls(emu, before)]
+    assert listing[0] == ("GET", 410) and all(m == "GET" and s == 200 for m, s in listing[1:])
+    assert sorted(a.subject for a in hc.activities(A)) == sorted(activities + ["Meeting late"])
+    assert hc.activities(A, deleted=True) == []
+    assert sorted(e.summary for e in listed(google)) == sorted(events + ["Meeting late"])
+
+
+def test_moved_and_cancelled_occurrences_reach_their_activities(hc: Harness, google: GoogleHarness) -> None:
+    series = google.put_daily_series("Standup", soon(20), 4)
+    hc.sync(A)
+    occurrences = sorted((a for a in hc.activities(A) if a.subject == "Standup"), key=lambda a: a.span_start)
+    assert len(occurrences) == 4
+    instances = sorted((e for e in listed(google) if e.series_id == series), key=lambda e: e.start)  # type: ignore[arg-type, return-value]
+    google.move_occurrence(series, instances[1].recurrence_id, soon(50), soon(51))
+    google.cancel_occurrence(series, instances[2].recurrence_id)
+    summary = hc.sync(A)
+    assert summary.status == "ok", summary.entries
+    live = sorted(a.subject for a in hc.activities(A))
+    assert live == ["Standup", "Standup", "moved"]
+    google.delete(series)
+    hc.sync(A)
+    assert hc.activities(A) == []
