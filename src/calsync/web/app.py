@@ -27,6 +27,7 @@ PARTS = [
     "calsync.web.api.crm",
     "calsync.web.api.calendar_sync",
     "calsync.web.pages",
+    "calsync.web.oauth",
     "calsync.web.dav",
     "calsync.jobs.runner",
 ]

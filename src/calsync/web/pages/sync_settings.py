@@ -53,6 +53,26 @@ PROVIDERS: list[ProviderEntry] = [
     ),
 ]
 
+GOOGLE = ProviderEntry(
+    key="google",
+    name="Google Calendar",
+    blurb="Sign in with Google and allow calsync to see and edit the events of your calendars.",
+    kind="oauth",
+    start_url="/oauth/google/start",
+)
+
+
+def offered() -> list[ProviderEntry]:
+    """The entries to show: Google only when this server has an OAuth client id for it."""
+    from calsync.sync import registry
+
+    try:
+        google = registry.get("google")
+    except KeyError:
+        return list(PROVIDERS)
+    return [*PROVIDERS, GOOGLE] if getattr(google, "configured", False) else list(PROVIDERS)
+
+
 PRIVATE_CHOICES = [
     ("everyone", "Visible to everyone", "Imported as ordinary activities: colleagues who can see your activities see their details."),
     ("busy_block", "Visible only to you", "Colleagues see a “Busy” block with the time only — no subject, place, people or notes."),
@@ -71,7 +91,7 @@ def settings_page(request: Request, user: User = Depends(page_user), session: Se
     account = repo.account_of_user(session, user.id)
     import_notice = accounts.import_type_state(session, account)["import_type_notice"] if account is not None else None
     return render(
-        request, "sync_settings.html", user, providers=PROVIDERS, private_choices=PRIVATE_CHOICES,
+        request, "sync_settings.html", user, providers=offered(), private_choices=PRIVATE_CHOICES,
         types=[t for t in look.types.values()], import_notice=import_notice, **_trash_values(session, user),
     )
 
