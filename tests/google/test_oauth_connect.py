@@ -139,3 +139,12 @@ def test_a_late_callback_is_refused(app: App, people: People, monkeypatch: pytes
     monkeypatch.setattr(oauth, "now", lambda: time.time() + oauth.STATE_SECONDS + 1)
     late = browser.get(location)
     assert late.status_code == 400 and "longer than 10 minutes" in late.text
+
+
+def test_the_connect_api_says_google_connects_through_its_consent_page(app: App, people: People) -> None:
+    people.add("ann@example.com")
+    with httpx.Client(base_url=app.base, timeout=30) as api:
+        refused = api.post("/api/v1/calendar-sync/connect", json={"provider": "google"},
+                           headers=people.headers("ann@example.com"))
+    assert refused.status_code == 422, refused.text
+    assert "Connect Google Calendar" in refused.json()["error"]

@@ -105,6 +105,7 @@ def callback(request: Request, user: User = Depends(page_user), session: Session
     except CrmError as exc:
         session.rollback()
         return _failed(request, user, str(getattr(exc, "message", exc)))
+    session.commit()  # stored before the browser is told so (and before any run can start)
     if account.calendar_id:
         runner = context.extras.get("runner")
         if runner is not None:
