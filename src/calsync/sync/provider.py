@@ -108,6 +108,35 @@ class Watchable(Protocol):
     def unwatch(self, channel: dict[str, Any]) -> None: ...
 
 
+@dataclass
+class Write:
+    """One write in a batch: `create`/`update` carry `event` (update also its `etag`); `delete`
+    carries `calendar_id`, `event_id` and `etag`."""
+
+    kind: str  # "create" / "update" / "delete"
+    event: Event | None = None
+    etag: str | None = None
+    calendar_id: str = ""
+    event_id: str = ""
+    send_invitations: bool = False
+
+
+@dataclass
+class Outcome:
+    """What became of one Write: the written event (create/update), or the error that the same
+    single call would have raised (AlreadyExists, PreconditionFailed, EventNotFound, ...)."""
+
+    event: Event | None = None
+    error: ProviderError | None = None
+
+
+class BatchWriter(Protocol):
+    """Optional: many writes in few requests (Google's multipart batch). One Outcome per Write,
+    in order; one failing item never fails the others."""
+
+    def write_many(self, writes: list[Write]) -> list[Outcome]: ...
+
+
 class ProviderFactory(Protocol):
     """How the product connects to one kind of provider and reopens a stored connection."""
 

@@ -62,7 +62,7 @@ class GoogleHttp:
         return min(MAX_WAIT, 0.5 * 2 ** attempt) * (0.5 + random.random() / 2)
 
     def send(self, method: str, url: str, *, params: dict[str, Any] | None = None, json: Any = None,
-             headers: dict[str, str] | None = None) -> httpx.Response:
+             headers: dict[str, str] | None = None, content: bytes | None = None) -> httpx.Response:
         refreshed = False
         attempt = 0
         while True:
@@ -70,7 +70,8 @@ class GoogleHttp:
             all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
             self.requests += 1
             try:
-                response = self.client.request(method, url, params=params, json=json, headers=all_headers)
+                response = self.client.request(method, url, params=params, json=json, headers=all_headers,
+                                               content=content)
             except httpx.HTTPError as exc:
                 if attempt < self.retries:
                     self.sleep(self._backoff(attempt, None))

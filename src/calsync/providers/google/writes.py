@@ -8,17 +8,46 @@
   EventNotFound); only the mapped fields are sent, so what we do not map survives.
 - delete with `If-Match` (412 → PreconditionFailed unless the event is already gone; 404/410
   mean deleted already).
-- `sendUpdates=none` unless the user turned invitations on (then `all`)."""
+- `sendUpdates=none` unless the user turned invitations on (then `all`).
+
+Each write is split into the call it sends (`Call`) and the reading of the answer, so the same
+rules apply to a single request and to a part of a batch (batch.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from calsync.providers.google import wire
 from calsync.providers.google.changes import Lister
-from calsync.providers.google.http import GoogleHttp, message, path
+from calsync.providers.google.http import GoogleHttp, path
 from calsync.sync.model import Event
 from calsync.sync.provider import AlreadyExists, EventNotFound, PreconditionFailed, ProviderError
+
+
+@dataclass
+class Call:
+    """One API request: method, path below the API root, query, JSON body, headers."""
+
+    method: str
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Answer:
+    """An API answer, from a single request or from a batch part."""
+
+    status: int
+    body: Any = None
+
+    def message(self) -> str:
+        try:
+            return str(self.body["error"]["message"])
+        except (KeyError, TypeError):
+            return str(self.body)[:200] if self.body else ""
 
 
 def _send_updates(send_invitations: bool) -> dict[str, str]:
@@ -30,36 +59,52 @@ class Writer:
         self.http = http
         self.lister = lister
 
-    def _result(self, calendar_id: str, response: Any, what: str) -> Event:
-        if response.status_code == 200:
-            return wire.to_event(calendar_id, response.json(), self.lister.zones.get(calendar_id))
-        if response.status_code == 403:
-            raise ProviderError(f"Google Calendar does not allow this {what}: is the calendar read-only for you? "
-                                f"({message(response)})")
-        raise ProviderError(f"Google Calendar refused the {what} (HTTP {response.status_code}): {message(response)}")
+    def send(self, call: Call) -> Answer:
+        response = self.http.send(call.method, call.url, params=call.params, json=call.json, headers=call.headers)
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = response.text
+        return Answer(response.status_code, body)
 
-    def create(self, event: Event, *, send_invitations: bool) -> Event:
+    def _written(self, calendar_id: str, answer: Answer, what: str) -> Event:
+        if answer.status == 200 and isinstance(answer.body, dict):
+            return wire.to_event(calendar_id, answer.body, self.lister.zones.get(calendar_id))
+        if answer.status == 403:
+            raise ProviderError(f"Google Calendar does not allow this {what}: is the calendar read-only for you? "
+                                f"({answer.message()})")
+        raise ProviderError(f"Google Calendar refused the {what} (HTTP {answer.status}): {answer.message()}")
+
+    # ------------------------------------------------------------------ create
+
+    def create_call(self, event: Event, send_invitations: bool) -> Call:
         if not event.activity_uuid:
             raise ValueError("create_event needs event.activity_uuid (the event id is derived from it)")
-        event_id = wire.event_id_for(event.activity_uuid)
-        body = wire.without_nulls({**wire.to_body(event), "id": event_id})
-        response = self.http.send("POST", path("calendars", event.calendar_id, "events"),
-                                  params=_send_updates(send_invitations), json=body)
-        if response.status_code == 409:
+        body = wire.without_nulls({**wire.to_body(event), "id": wire.event_id_for(event.activity_uuid)})
+        return Call("POST", path("calendars", event.calendar_id, "events"), _send_updates(send_invitations), body)
+
+    def created(self, event: Event, answer: Answer, send_invitations: bool) -> Event:
+        if answer.status == 409:
+            event_id = wire.event_id_for(event.activity_uuid or "")
             existing = self.lister.get(event.calendar_id, event_id)
             if existing is not None and existing.get("status") == "cancelled":
                 return self._undelete(event, existing, send_invitations)
             raise AlreadyExists(f"an event for activity {event.activity_uuid} exists already ({event_id})")
-        return self._result(event.calendar_id, response, "create")
+        return self._written(event.calendar_id, answer, "create")
+
+    def create(self, event: Event, *, send_invitations: bool) -> Event:
+        return self.created(event, self.send(self.create_call(event, send_invitations)), send_invitations)
 
     def _undelete(self, event: Event, existing: dict[str, Any], send_invitations: bool) -> Event:
         body = wire.to_body(event, previous=existing)
-        response = self.http.send("PATCH", path("calendars", event.calendar_id, "events", existing["id"]),
-                                  params=_send_updates(send_invitations), json=body,
-                                  headers={"If-Match": str(existing.get("etag", "*"))})
-        if response.status_code == 412:
+        answer = self.send(Call("PATCH", path("calendars", event.calendar_id, "events", existing["id"]),
+                                _send_updates(send_invitations), body,
+                                {"If-Match": str(existing.get("etag", "*"))}))
+        if answer.status == 412:
             raise AlreadyExists(f"the deleted event for activity {event.activity_uuid} changed while restoring it")
-        return self._result(event.calendar_id, response, "restore of a deleted event")
+        return self._written(event.calendar_id, answer, "restore of a deleted event")
+
+    # ------------------------------------------------------------------ update
 
     def _target(self, event: Event) -> str:
         """The Google id to write: the event's, or for an occurrence the instance's own id."""
@@ -69,37 +114,48 @@ class Writer:
             raise EventNotFound(f"the occurrence {event.recurrence_id} of {event.event_id} has no Google id")
         return event.event_id
 
-    def update(self, event: Event, etag: str | None, *, send_invitations: bool) -> Event:
-        target = self._target(event)
+    def update_call(self, event: Event, etag: str | None, send_invitations: bool) -> Call:
         previous = event.raw if isinstance(event.raw, dict) else None
         body = wire.to_body(event, previous=previous)
         if event.status != "tentative" and (previous or {}).get("status") != "tentative":
             del body["status"]  # never turns an event deleted meanwhile back to confirmed
         headers = {"If-Match": etag} if etag else {}
-        response = self.http.send("PATCH", path("calendars", event.calendar_id, "events", target),
-                                  params=_send_updates(send_invitations), json=body, headers=headers)
-        if response.status_code in (404, 410):
+        return Call("PATCH", path("calendars", event.calendar_id, "events", self._target(event)),
+                    _send_updates(send_invitations), body, headers)
+
+    def updated(self, event: Event, answer: Answer) -> Event:
+        target = self._target(event)
+        if answer.status in (404, 410):
             raise EventNotFound(f"the event {target} is no longer in the calendar")
-        if response.status_code == 412:
+        if answer.status == 412:
             current = self.lister.get(event.calendar_id, target)
             if current is None or current.get("status") == "cancelled":
                 raise EventNotFound(f"the event {target} was deleted in the calendar")
             raise PreconditionFailed(f"the event {target} changed in the calendar since it was read")
-        written = self._result(event.calendar_id, response, "update")
-        if written.raw and written.raw.get("status") == "cancelled":
+        written = self._written(event.calendar_id, answer, "update")
+        if isinstance(written.raw, dict) and written.raw.get("status") == "cancelled":
             raise EventNotFound(f"the event {target} was deleted in the calendar")
         return written
 
-    def delete(self, calendar_id: str, event_id: str, etag: str | None) -> None:
+    def update(self, event: Event, etag: str | None, *, send_invitations: bool) -> Event:
+        return self.updated(event, self.send(self.update_call(event, etag, send_invitations)))
+
+    # ------------------------------------------------------------------ delete
+
+    @staticmethod
+    def delete_call(calendar_id: str, event_id: str, etag: str | None) -> Call:
         headers = {"If-Match": etag} if etag else {}
-        response = self.http.send("DELETE", path("calendars", calendar_id, "events", event_id),
-                                  params=_send_updates(False), headers=headers)
-        if response.status_code in (200, 204, 404, 410):
+        return Call("DELETE", path("calendars", calendar_id, "events", event_id), _send_updates(False), None, headers)
+
+    def deleted(self, calendar_id: str, event_id: str, answer: Answer) -> None:
+        if answer.status in (200, 204, 404, 410):
             return
-        if response.status_code == 412:
+        if answer.status == 412:
             current = self.lister.get(calendar_id, event_id)
             if current is None or current.get("status") == "cancelled":
                 return
             raise PreconditionFailed(f"the event {event_id} changed in the calendar since it was read")
-        raise ProviderError(f"Google Calendar refused to delete {event_id} (HTTP {response.status_code}): "
-                            f"{message(response)}")
+        raise ProviderError(f"Google Calendar refused to delete {event_id} (HTTP {answer.status}): {answer.message()}")
+
+    def delete(self, calendar_id: str, event_id: str, etag: str | None) -> None:
+        self.deleted(calendar_id, event_id, self.send(self.delete_call(calendar_id, event_id, etag)))
