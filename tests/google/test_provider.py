@@ -195,3 +195,45 @@ def test_calendars_say_which_are_writable(emu: GoogleEmulator, side: Any) -> Non
     calendars = {c.id: c for c in provider.list_calendars()}
     assert calendars[USERS[0]].primary and calendars[USERS[0]].writable
     assert calendars[calendar].writable and not calendars[shared].writable
+
+
+def test_write_many_sends_one_batch_and_reports_each_item(emu: GoogleEmulator, side: Any) -> None:
+    from calsync.sync.provider import EventNotFound, PreconditionFailed, Write
+
+    provider, calendar, _ = side
+    old = provider.create_event(event(calendar, summary="old"), send_invitations=False)
+    stale = provider.create_event(event(calendar, summary="stale"), send_invitations=False)
+    provider.update_event(Event(**{**stale.__dict__, "summary": "stale v2"}), stale.etag, send_invitations=False)
+    doomed = provider.create_event(event(calendar, summary="doomed"), send_invitations=False)
+    fresh = [event(calendar, summary=f"new {n}") for n in range(60)]
+    writes = [Write("create", e) for e in fresh]
+    writes += [Write("create", event(calendar, summary="again", activity_uuid=old.activity_uuid)),
+               Write("update", Event(**{**old.__dict__, "summary": "old v2"}), etag=old.etag),
+               Write("update", Event(**{**stale.__dict__, "summary": "lost"}), etag=stale.etag),
+               Write("delete", calendar_id=calendar, event_id=doomed.event_id, etag=doomed.etag),
+               Write("update", Event(**{**old.__dict__, "event_id": "nosuchevent1", "summary": "x"}), etag='"1"')]
+    mark = last_seq(emu)
+    outcomes = provider.write_many(writes)
+    batches = api_calls(emu, mark)
+    assert [(b["method"], b["path"]) for b in batches[:2]] == [("POST", "/batch/calendar/v3")] * 2
+    assert [len(b["parts"]) for b in batches[:2]] == [50, 15]
+    assert all(p["query"].get("sendUpdates") == ["none"] for b in batches[:2] for p in b["parts"])
+    assert [o.event.summary for o in outcomes[:60]] == [f"new {n}" for n in range(60)]  # type: ignore[union-attr]
+    again, updated, lost, deleted, missing = outcomes[60:]
+    assert isinstance(again.error, AlreadyExists)
+    assert updated.event is not None and updated.event.summary == "old v2" and updated.event.etag != old.etag
+    assert isinstance(lost.error, PreconditionFailed)
+    assert deleted.error is None and provider.get_event(calendar, doomed.event_id) == []
+    assert isinstance(missing.error, EventNotFound)
+
+
+def test_write_many_sends_throttled_parts_again(emu: GoogleEmulator, side: Any) -> None:
+    provider, calendar, _ = side
+    from calsync.sync.provider import Write
+
+    emu.post("/faults", {"status": 429, "count": 2, "methods": ["POST"], "path": "/events$"})
+    mark = last_seq(emu)
+    outcomes = provider.write_many([Write("create", event(calendar, summary=f"n{n}")) for n in range(4)])
+    assert [o.error for o in outcomes] == [None] * 4
+    batches = api_calls(emu, mark)
+    assert [[p["status"] for p in b["parts"]] for b in batches] == [[429, 429, 200, 200], [200, 200]]

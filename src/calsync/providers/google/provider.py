@@ -8,11 +8,12 @@ import datetime as dt
 from typing import Any
 
 from calsync.providers.google import wire
+from calsync.providers.google.batch import Batcher
 from calsync.providers.google.changes import Lister
 from calsync.providers.google.http import GoogleHttp, message, path
 from calsync.providers.google.writes import Writer
 from calsync.sync.model import CalendarInfo, ChangeSet, Event
-from calsync.sync.provider import ProviderError, Window
+from calsync.sync.provider import Outcome, ProviderError, Window, Write
 
 DEFAULT_HORIZON = dt.timedelta(days=365)
 WRITER_ROLES = {"owner", "writer"}
@@ -27,6 +28,7 @@ class GoogleProvider:
         self.http = http
         self.lister = Lister(http, page_size=page_size)
         self.writer = Writer(http, self.lister)
+        self.batcher = Batcher(http, self.writer)
         self.window: Window | None = None
 
     @property
@@ -73,6 +75,10 @@ class GoogleProvider:
 
     def delete_event(self, calendar_id: str, event_id: str, etag: str | None) -> None:
         self.writer.delete(calendar_id, event_id, etag)
+
+    def write_many(self, writes: list[Write]) -> list[Outcome]:
+        """Many creates, updates and deletes in multipart batches of up to 50; one Outcome each."""
+        return self.batcher.write_many(writes)
 
     def get_event(self, calendar_id: str, event_id: str) -> list[Event]:
         resource = self.lister.get(calendar_id, event_id)
