@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from calsync.providers.google import wire
+from calsync.providers.google import push, wire
 from calsync.providers.google.batch import Batcher
 from calsync.providers.google.changes import Lister
 from calsync.providers.google.http import GoogleHttp, message, path
@@ -101,6 +101,13 @@ class GoogleProvider:
         if candidate is None:
             return None
         return wire.to_event(calendar_id, candidate, self.lister.zones.get(calendar_id))
+
+    def watch(self, calendar_id: str, address: str, token: str) -> dict[str, Any]:
+        """Opens an `events.watch` channel to `address` carrying `token` (see push.py)."""
+        return push.watch(self.http, calendar_id, address, token)
+
+    def unwatch(self, channel: dict[str, Any]) -> None:
+        push.unwatch(self.http, channel)
 
     def close(self) -> None:
         self.http.close()
