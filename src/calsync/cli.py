@@ -138,7 +138,8 @@ def sync(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from calsync.store.tables import SyncAccount
-    from calsync.sync.engine import SyncEngine, open_with_registry
+    from calsync.sync.credentials import opener_with_store
+    from calsync.sync.engine import SyncEngine
 
     factory, box = _sessions()
     with session_scope(factory) as session:
@@ -157,7 +158,7 @@ def sync(
     if not targets:
         console.print("no calendar connections to sync")
         return
-    engine = SyncEngine(factory, open_with_registry(box), base_url=get_settings().resolved_base_url())
+    engine = SyncEngine(factory, opener_with_store(box, factory), base_url=get_settings().resolved_base_url())
     failed = False
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
         for account_id, name in targets:

@@ -154,3 +154,56 @@ def test_moved_and_cancelled_occurrences_reach_their_activities(hc: Harness, goo
     google.delete(series)
     hc.sync(A)
     assert hc.activities(A) == []
+
+
+@pytest.fixture
+def stored(hc: Harness, google: GoogleHarness, emu: GoogleEmulator) -> Iterator[Harness]:
+    """The account's Google credentials stored encrypted, opened the way the app opens them."""
+    import json
+
+    from calsync.providers.google.factory import GoogleFactory
+    from calsync.sync import registry
+    from calsync.sync.credentials import opener_with_store
+
+    previous = registry.get("google")
+    registry.register(GoogleFactory(emu.settings))
+    box = hc.context.box
+    with hc.session() as s:
+        s.execute(update(SyncAccount).where(SyncAccount.id == hc.account(A).id).values(
+            credentials_encrypted=box.encrypt(json.dumps(google.credentials))))
+    hc.engine.opener = opener_with_store(box, hc.context.sessions)
+    yield hc
+    registry.register(previous)
+
+
+def stored_credentials(hc: Harness) -> dict[str, Any]:
+    import json
+
+    return dict(json.loads(hc.context.box.decrypt(hc.account(A).credentials_encrypted)))
+
+
+def test_rotated_refresh_tokens_are_stored_so_the_next_run_still_works(stored: Harness, emu: GoogleEmulator) -> None:
+    emu.post("/oauth", {"rotate_refresh_tokens": True})
+    try:
+        first = stored_credentials(stored)["refresh_token"]
+        stored.create(A, "Call Bob")
+        emu.post("/expire-access-tokens")
+        assert stored.sync(A).status == "ok"
+        second = stored_credentials(stored)["refresh_token"]
+        assert second != first  # the old one answers invalid_grant from now on
+        emu.post("/expire-access-tokens")
+        run = stored.sync(A)
+        assert run.status == "ok", run
+        assert stored_credentials(stored)["refresh_token"] not in (first, second)
+    finally:
+        emu.post("/oauth", {"rotate_refresh_tokens": False})
+
+
+def test_a_revoked_grant_stops_the_account_with_words_to_reconnect(stored: Harness, emu: GoogleEmulator) -> None:
+    assert stored.sync(A).status == "ok"
+    emu.post("/revoke", {"user": "a@example.com"})
+    run = stored.sync(A)
+    assert run.status == "auth_error" and "reconnect Google Calendar" in (run.message or "")
+    account = stored.account(A)
+    assert account.state == "auth_error" and "reconnect Google Calendar" in (account.last_error or "")
+    assert stored.sync(A).status == "auth_error"  # no retries until the user reconnects

@@ -19,7 +19,8 @@ from sqlalchemy import select
 import calsync.providers  # noqa: F401  (registers the built-in calendar providers)
 from calsync.crm.services import changes
 from calsync.store.tables import SyncAccount
-from calsync.sync.engine import SyncEngine, open_with_registry
+from calsync.sync.credentials import opener_with_store
+from calsync.sync.engine import SyncEngine
 from calsync.sync.summary import RunSummary
 from calsync.web.context import AppContext
 
@@ -37,7 +38,8 @@ def engine_for(context: AppContext) -> SyncEngine:
     """The app's one engine (its per-account locks are what forbid overlapping runs)."""
     engine = context.extras.get("sync_engine")
     if engine is None:
-        engine = SyncEngine(context.sessions, open_with_registry(context.box), base_url=context.settings.resolved_base_url())
+        engine = SyncEngine(context.sessions, opener_with_store(context.box, context.sessions),
+                            base_url=context.settings.resolved_base_url())
         context.extras["sync_engine"] = engine
     return engine
 

@@ -23,6 +23,7 @@ class GoogleFactory:
 
     name = "google"
     label = "Google Calendar"
+    renews_credentials = True  # open() takes on_update: refreshed and rotated tokens are stored
 
     def __init__(self, settings: Callable[[], Settings] = get_settings, *, timeout: float = 30.0) -> None:
         self.settings = settings
