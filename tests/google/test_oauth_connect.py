@@ -8,83 +8,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from calsync.config import Settings
-from calsync.emulators.google import EmulatorConfig
-from calsync.providers.google.factory import GoogleFactory
-from calsync.store.db import session_scope
-from calsync.store.tables import SyncAccount
-from calsync.sync import registry
-from calsync.web.context import AppContext
 from tests.conftest import People
-from tests.support.google_emulator import USERS, GoogleEmulator, google_emulator
-from tests.support.live import serve
-from tests.support.ports import free_port
-
-PASSWORD = "password-123"
-
-
-class App:
-    def __init__(self, base: str, context: AppContext, emulator: GoogleEmulator) -> None:
-        self.base, self.context, self.emulator = base, context, emulator
-
-    def browser(self, email: str) -> httpx.Client:
-        """A signed-in client that keeps its cookies, as a browser does."""
-        client = httpx.Client(base_url=self.base, timeout=30)
-        page = client.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-        signed = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token, "next": "/calendar"})
-        assert signed.status_code == 303, signed.text
-        return client
-
-    def account(self, user_id: int) -> SyncAccount | None:
-        with session_scope(self.context.sessions) as s:
-            found = s.scalar(select(SyncAccount).where(SyncAccount.user_id == user_id))
-            if found is not None:
-                s.expunge(found)
-            return found
-
-
-@pytest.fixture
-def app(tmp_path: Path, sqlite_url: str) -> Iterator[App]:
-    from calsync.web.app import create_app
-    from tests.conftest import _settings
-
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    config = EmulatorConfig(users=list(USERS), redirect_uris=[base + "/oauth/google/callback"])
-    with google_emulator(config) as emu:
-        settings: Settings = _settings(tmp_path, sqlite_url, public_url=base, **{
-            k: v for k, v in emu.settings(base).model_dump().items() if k.startswith("google_")})
-        previous = registry.get("google")
-        registry.register(GoogleFactory(lambda: settings))
-        try:
-            web = create_app(settings)
-            with serve(web, port=port):
-                yield App(base, web.state.context, emu)
-        finally:
-            registry.register(previous)
-
-
-def follow_consent(app: App, browser: httpx.Client, user: str = USERS[0], decision: str = "allow") -> httpx.Response:
-    """Start → consent page → Allow → callback, as the browser would follow it."""
-    start = browser.get("/oauth/google/start")
-    assert start.status_code == 302 and start.headers["location"].startswith(app.emulator.base + "/o/oauth2/v2/auth")
-    location = app.emulator.consent(start.headers["location"], user, decision)
-    assert location.startswith(app.base + "/oauth/google/callback")
-    return browser.get(location)
-
-
-@pytest.fixture
-def people(app: App) -> People:
-    return People(app.context)
+from tests.google.conftest import App, follow_consent
+from tests.support.google_emulator import USERS
 
 
 def test_allow_connects_the_account_with_encrypted_tokens_and_pkce(app: App, people: People) -> None:
@@ -148,3 +78,17 @@ def test_the_connect_api_says_google_connects_through_its_consent_page(app: App,
                            headers=people.headers("ann@example.com"))
     assert refused.status_code == 422, refused.text
     assert "Connect Google Calendar" in refused.json()["error"]
+
+
+def test_the_settings_page_says_when_google_cannot_push_here(app: App, people: People,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from calsync.providers.google.factory import GoogleFactory
+    from calsync.sync import registry
+
+    people.add("ann@example.com")
+    browser = app.browser("ann@example.com")
+    assert "arrive with the next scheduled sync" not in browser.get("/settings/calendar-sync").text  # emulator here
+    real = app.emulator.settings(app.base).model_copy(update={"google_api_url": "https://www.googleapis.com"})
+    monkeypatch.setattr(registry.get("google"), "settings", lambda: real)
+    assert isinstance(registry.get("google"), GoogleFactory)
+    assert "arrive with the next scheduled sync" in browser.get("/settings/calendar-sync").text

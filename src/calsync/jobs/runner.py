@@ -19,6 +19,7 @@ from sqlalchemy import select
 import calsync.providers  # noqa: F401  (registers the built-in calendar providers)
 from calsync.crm.services import changes
 from calsync.store.tables import SyncAccount
+from calsync.jobs.push import Channels
 from calsync.sync.credentials import opener_with_store
 from calsync.sync.engine import SyncEngine
 from calsync.sync.summary import RunSummary
@@ -62,6 +63,7 @@ class EmbeddedRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.history: list[RunSummary] = []  # recent runs (bounded), for tests and status pages
+        self.channels = Channels(context)  # push channels, kept open after successful runs
 
     # --------------------------------------------------------------- interface
 
@@ -167,6 +169,8 @@ class EmbeddedRunner:
             self.request_sync(account_id, "retry", delay=max(backoff, summary.retry_after or 0.0))
         else:  # ok, auth_error (waits for reconnect), needs_confirmation (waits for the user), paused
             self._failures.pop(account_id, None)
+        if summary.status == "ok":
+            self._safe(lambda: self.channels.ensure(account_id))
 
 
 def install(app: FastAPI, context: AppContext) -> None:

@@ -68,3 +68,18 @@ def open_account(box: SecretBox, sessions: sessionmaker[Session] | None, account
 def opener_with_store(box: SecretBox, sessions: sessionmaker[Session]) -> Opener:
     """The engine's opener: registry factory, decrypted credentials, renewals stored."""
     return lambda account: open_account(box, sessions, account)
+
+
+def merge_stored(box: SecretBox, sessions: sessionmaker[Session], account_id: int, changes: dict[str, Any]) -> None:
+    """Stores `changes` into the account's credentials (keys set to None are removed)."""
+    session = sessions()
+    try:
+        account = session.get(SyncAccount, account_id)
+        if account is None:
+            return
+        current = stored(box, account)
+        current.update(changes)
+        account.credentials_encrypted = box.encrypt(json.dumps({k: v for k, v in current.items() if v is not None}))
+        session.commit()
+    finally:
+        session.close()

@@ -28,6 +28,7 @@ PARTS = [
     "calsync.web.api.calendar_sync",
     "calsync.web.pages",
     "calsync.web.oauth",
+    "calsync.web.webhooks",
     "calsync.web.dav",
     "calsync.jobs.runner",
 ]

@@ -4,10 +4,13 @@ PKCE verifier; `open` reopens a stored connection with its tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from calsync.config import Settings, get_settings
+from calsync.providers.google import push
 from calsync.providers.google.auth import OAuthClient, TokenSource
 from calsync.providers.google.http import GoogleHttp
 from calsync.providers.google.provider import GoogleProvider
@@ -64,7 +67,30 @@ class GoogleFactory:
         credentials["email"] = email
         return email, credentials
 
+    def push_reaches(self, address: str) -> bool:
+        """Whether Google can POST notifications to `address`: an https address that is not on
+        this machine, or any address when the Calendar API itself runs here (the emulator)."""
+        target = urlsplit(address)
+        if _local(urlsplit(self.settings().google_api_url).hostname):
+            return True
+        return target.scheme == "https" and not _local(target.hostname)
+
+    @staticmethod
+    def notification(headers: Mapping[str, str], channel: Mapping[str, Any]) -> str | None:
+        """"changed" (sync now), "opened" (the channel's first message) or None (not ours)."""
+        state = push.verify(headers, channel)
+        return None if state is None else ("opened" if state == "sync" else "changed")
+
     def open(self, credentials: dict[str, Any],
              on_update: Callable[[dict[str, Any]], None] | None = None) -> GoogleProvider:
         tokens = TokenSource(self.oauth(), credentials, on_update=on_update)
         return GoogleProvider(GoogleHttp(self.settings().google_api_url, tokens, timeout=self.timeout))
+
+
+def _local(host: str | None) -> bool:
+    if not host or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_private
+    except ValueError:
+        return host.endswith(".localhost") or host.endswith(".local")

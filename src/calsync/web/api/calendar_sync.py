@@ -65,7 +65,13 @@ def patch_sync(payload: Any = Body(None), user: User = Depends(current_user), se
 
 
 @router.delete("")
-def delete_sync(user: User = Depends(current_user), session: Session = Depends(get_session)) -> dict[str, Any]:
+def delete_sync(user: User = Depends(current_user), session: Session = Depends(get_session),
+                context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    from calsync.jobs.push import Channels
+
+    account = repo.account_of_user(session, user.id)
+    if account is not None:
+        Channels(context).stop(account.id)  # no more notifications for a connection that is gone
     accounts.disconnect(session, user)
     return ok({"connected": False})
 

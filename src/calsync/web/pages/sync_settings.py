@@ -7,7 +7,7 @@ restored through `crm.services.activities.restore_activity`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -70,7 +70,15 @@ def offered() -> list[ProviderEntry]:
         google = registry.get("google")
     except KeyError:
         return list(PROVIDERS)
-    return [*PROVIDERS, GOOGLE] if getattr(google, "configured", False) else list(PROVIDERS)
+    if not getattr(google, "configured", False):
+        return list(PROVIDERS)
+    entry = GOOGLE
+    public = google.settings().resolved_public_url()  # type: ignore[attr-defined]
+    if not google.push_reaches(public + "/webhooks/calendar/0"):  # type: ignore[attr-defined]
+        entry = replace(GOOGLE, blurb=GOOGLE.blurb + " Google cannot reach this server (CALSYNC_PUBLIC_URL is not a "
+                        "public https address), so changes made in Google Calendar arrive with the next scheduled "
+                        "sync instead of within seconds.")
+    return [*PROVIDERS, entry]
 
 
 PRIVATE_CHOICES = [

@@ -1,0 +1,103 @@
+"""Push channels: each synced account whose provider can push (Google's `events.watch`) and can
+reach this app keeps one channel open, renewed a day before it expires and stopped on
+disconnect. The receiver (web/webhooks.py) only requests a sync; polling stays the backstop
+(notifications can be lost), and is all there is where the provider cannot reach this app.
+
+The channel (id, resource id, secret token, expiry, calendar) is kept with the account's
+credentials, encrypted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from calsync.store.tables import SyncAccount
+from calsync.sync import registry
+from calsync.sync.credentials import merge_stored, open_account, stored
+from calsync.sync.provider import ProviderError
+from calsync.web.context import AppContext
+
+log = logging.getLogger("calsync.jobs")
+RENEW_BEFORE = dt.timedelta(days=1)
+WEBHOOK_PATH = "/webhooks/calendar/{account_id}"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Channels:
+    def __init__(self, context: AppContext, clock: Callable[[], dt.datetime] = _utcnow) -> None:
+        self.context = context
+        self.clock = clock
+
+    def address(self, account_id: int) -> str:
+        return self.context.settings.resolved_public_url() + WEBHOOK_PATH.format(account_id=account_id)
+
+    def _account(self, account_id: int) -> SyncAccount | None:
+        session = self.context.sessions()
+        try:
+            account = session.get(SyncAccount, account_id)
+            if account is not None:
+                session.expunge(account)
+            return account
+        finally:
+            session.close()
+
+    def reachable(self, account: SyncAccount) -> bool:
+        """Whether the account's provider can push to this app (else polling covers it)."""
+        try:
+            factory = registry.get(account.provider)
+        except KeyError:
+            return False
+        reaches = getattr(factory, "push_reaches", None)
+        return bool(reaches and reaches(self.address(account.id)))
+
+    def ensure(self, account_id: int) -> dict[str, Any] | None:
+        """The account's open channel, opened or renewed when needed; None without push."""
+        account = self._account(account_id)
+        if account is None or not account.enabled or not account.calendar_id or not self.reachable(account):
+            return None
+        box, sessions = self.context.box, self.context.sessions
+        channel = stored(box, account).get("channel")
+        expires = dt.datetime.fromtimestamp(int(channel["expiration"]) / 1000, dt.timezone.utc) if channel else None
+        if channel and channel.get("calendar_id") == account.calendar_id and expires and expires - RENEW_BEFORE > self.clock():
+            return dict(channel)
+        provider = open_account(box, sessions, account)
+        try:
+            if not hasattr(provider, "watch"):
+                return None
+            opened = provider.watch(account.calendar_id, self.address(account_id), secrets.token_urlsafe(32))  # type: ignore[attr-defined]
+            merge_stored(box, sessions, account_id, {"channel": opened})
+            if channel:
+                try:
+                    provider.unwatch(channel)  # type: ignore[attr-defined]
+                except ProviderError as exc:
+                    log.info("stopping the old channel of account %s failed: %s", account_id, exc.message)
+            return dict(opened)
+        finally:
+            provider.close()
+
+    def stop(self, account_id: int) -> None:
+        """Stops the account's channel (on disconnect); failures are logged, never raised."""
+        account = self._account(account_id)
+        if account is None:
+            return
+        channel = stored(self.context.box, account).get("channel")
+        if not channel:
+            return
+        try:
+            provider = open_account(self.context.box, self.context.sessions, account)
+        except Exception:
+            log.exception("cannot open account %s to stop its channel", account_id)
+            return
+        try:
+            provider.unwatch(channel)  # type: ignore[attr-defined]
+            merge_stored(self.context.box, self.context.sessions, account_id, {"channel": None})
+        except (ProviderError, AttributeError) as exc:
+            log.info("stopping the channel of account %s failed: %s", account_id, exc)
+        finally:
+            provider.close()
