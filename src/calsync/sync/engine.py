@@ -37,6 +37,7 @@ LOOKBACK = dt.timedelta(days=1)
 Opener = Callable[[SyncAccount], CalendarProvider]
 BUSY = "a sync of this account is already running"
 LEASE_POLL = 0.25  # seconds between tries while waiting for another process's run
+REMOVED = "the calendar connection was removed during the run"
 
 
 def open_with_registry(box: SecretBox) -> Opener:
@@ -84,6 +85,12 @@ class SyncEngine:
                 time.sleep(min(LEASE_POLL, max(0.01, deadline - time.monotonic())))
             try:
                 return self._run(account_id, trigger, full, progress, lease)
+            except Exception:
+                # a disconnect between a step's read and its write (any step, also _start and the
+                # error paths' _finish): the write fails (StaleDataError, a foreign key); not an error
+                if self._exists(account_id):
+                    raise
+                return self._removed(RunSummary(account_id))
             finally:
                 lease.release()
         finally:
@@ -190,10 +197,16 @@ class SyncEngine:
         except Exception:
             if self._exists(account_id):
                 raise
-            summary.status, summary.message = "missing", "the calendar connection was removed during the run"
+            self._removed(summary)
         finally:
             if provider is not None:
                 provider.close()
+        return summary
+
+    @staticmethod
+    def _removed(summary: RunSummary) -> RunSummary:
+        summary.status, summary.message = "missing", REMOVED
+        log.info("sync of account %s: %s", summary.account_id, REMOVED)
         return summary
 
     def _exists(self, account_id: int) -> bool:
@@ -262,6 +275,9 @@ class SyncEngine:
         session = self.sessions()
         try:
             account = session.get(SyncAccount, summary.account_id)
+            if account is None:  # disconnected during the run (its runs went with it)
+                self._removed(summary)
+                return
             run = session.get(SyncRun, summary.run_id) if summary.run_id else None
             if account is not None:
                 states = {"ok": "active", "retry": "active", "restart": "active"}
