@@ -198,3 +198,51 @@ def test_attendees_of_an_imported_event_match_only_contacts_the_calendars_owner_
     assert imported["subject"] == "Lunch with clients"
     matched = {a["email"]: a["person_id"] for a in imported["attendees"]}
     assert matched == {"carol@hiddencorp.com": None, "dan@sharedcorp.com": shared["id"]}
+
+
+# ------------------------------------------------------------------ 5. attendee links on read
+
+
+def _attendees_seen(activity: dict[str, Any]) -> dict[str, tuple[str, int | None]]:
+    return {a["email"]: (a["name"], a["person_id"]) for a in activity["attendees"]}
+
+
+def test_another_user_sees_an_attendee_linked_to_a_contact_only_if_they_may_see_that_contact(
+        people, as_user) -> None:  # type: ignore[no-untyped-def]
+    alice, bob = _pair(people, as_user)
+    hidden = _secret_contact(alice)
+    shared = ok(alice.post("/api/v1/persons", {"name": "Dan Shared", "emails": ["dan@sharedcorp.com"]}), 201)
+    attendees = [{"email": "carol@hiddencorp.com", "name": "Carol (as typed)"}, {"email": "dan@sharedcorp.com"}]
+    hers = alice.activity(subject="Kick-off", start=START, end=END, attendees=attendees)
+    assert _attendees_seen(hers) == {"carol@hiddencorp.com": ("Carol (as typed)", hidden["id"]),
+                                     "dan@sharedcorp.com": ("", shared["id"])}  # Alice's own match
+    expected = {"carol@hiddencorp.com": ("Carol (as typed)", None), "dan@sharedcorp.com": ("", shared["id"])}
+    window = {"start_date": "2027-01-01", "end_date": "2027-02-01"}
+
+    assert _attendees_seen(ok(bob.get(f"/api/v1/activities/{hers['id']}"))) == expected
+    for params in ({"owner_id": alice.id}, {"owner_id": "everyone", **window},
+                   {"owner_id": alice.id, "updated_since": "2020-01-01T00:00:00Z"}):
+        (listed,) = ok(bob.get("/api/v1/activities", **params))
+        assert _attendees_seen(listed) == expected, params
+    (shown,) = ok(bob.get("/api/v1/calendar", start="2027-01-01", end="2027-02-01", owner_id="everyone"))
+    assert _attendees_seen(shown) == expected
+    assert "Carol Hidden" not in bob.get(f"/api/v1/activities/{hers['id']}").text
+    ok(alice.delete(f"/api/v1/activities/{hers['id']}"))
+    (trashed,) = ok(bob.get("/api/v1/activities/trash"))
+    assert _attendees_seen(trashed) == expected
+    assert _attendees_seen(ok(alice.get("/api/v1/activities/trash"))[0])["carol@hiddencorp.com"][1] == hidden["id"]
+
+
+def test_an_admin_does_not_see_the_link_of_an_attendee_to_a_users_own_contact(
+        people, as_user) -> None:  # type: ignore[no-untyped-def]
+    alice, bob = _pair(people, as_user)
+    own = ok(bob.post("/api/v1/persons", {"name": "Eve Mine", "emails": ["eve@minecorp.com"], "visibility": "owner"}), 201)
+    his = bob.activity(subject="Lunch", start=START, end=END, attendees=[{"email": "eve@minecorp.com", "name": "Eve"}])
+    assert _attendees_seen(his) == {"eve@minecorp.com": ("Eve", own["id"])}
+
+    assert _attendees_seen(ok(alice.get(f"/api/v1/activities/{his['id']}"))) == {"eve@minecorp.com": ("Eve", None)}
+    (listed,) = ok(alice.get("/api/v1/activities", owner_id=bob.id))
+    assert _attendees_seen(listed) == {"eve@minecorp.com": ("Eve", None)}
+    # once Bob shares the contact, the link shows
+    ok(bob.patch(f"/api/v1/persons/{own['id']}", {"visibility": "everyone"}))
+    assert _attendees_seen(ok(alice.get(f"/api/v1/activities/{his['id']}"))) == {"eve@minecorp.com": ("Eve", own["id"])}

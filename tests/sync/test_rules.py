@@ -393,7 +393,7 @@ def test_busy_blocks_show_nothing_but_time_to_other_users(h: Harness) -> None:
     h.sync(A)
     (activity,) = h.activities(A)
     with h.session() as s:
-        seen = activity_for_viewer(s.get(User, h.users[B]), s.merge(activity), "meeting")
+        seen = activity_for_viewer(s.get(User, h.users[B]), s.merge(activity), "meeting", visible_persons=())
     assert (seen.subject, seen.location, seen.redacted) == ("Busy", "", True)
 
 

@@ -1,12 +1,19 @@
 """Turning an activity into what one viewer may read. Every read path (API, pages, exports,
 logs) goes through `activity_for_viewer` (or its row form `activity_row_for_viewer`, the same
 rule on a mapping of column values, for pages of up to 500 activities read without the ORM), so
-a private detail cannot leak through a template."""
+a private detail cannot leak through a template.
+
+Attendees are not linked items: they are addresses as the calendar wrote them, matched to a CRM
+person the activity's *owner* may see. Another viewer may not see that person, so an attendee
+shows its `person_id` only when it is in `visible_persons` (the ids among the attendees' persons
+that the viewer may see, `permissions.visible_items_sql`); otherwise its address and name as
+written, and no link. Participants, deal, person and organization are linked items: the
+visibility rule already hides the whole activity from a viewer who may not see one of them."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from calsync.crm.permissions import busy_block
@@ -48,11 +55,17 @@ class _Attributes(Mapping[str, Any]):
 
 
 def activity_row_for_viewer(
-    viewer: User, values: Mapping[str, Any], type_key: str, sync: SyncInfo | None = None
+    viewer: User,
+    values: Mapping[str, Any],
+    type_key: str,
+    sync: SyncInfo | None = None,
+    *,
+    visible_persons: Collection[int],
 ) -> dict[str, Any]:
     """The activity (its column values, plus `participants` and `attendees` lists of objects
     with attributes) as `viewer` may see it, as a plain dict shaped like `ActivityOut`.
-    A busy block keeps time, busy flag and owner only."""
+    A busy block keeps time, busy flag and owner only. `visible_persons`: the attendees'
+    persons the viewer may see (required, so no read path can forget it)."""
     start, end = timing_fields(values)
     deleted_at = values["deleted_at"]
     common = {
@@ -104,7 +117,8 @@ def activity_row_for_viewer(
         org_id=values["org_id"],
         participants=[{"person_id": p.person_id, "primary": p.primary} for p in values["participants"]],
         attendees=[
-            {"email": a.email, "name": a.name, "status": a.status, "is_organizer": a.is_organizer, "person_id": a.person_id}
+            {"email": a.email, "name": a.name, "status": a.status, "is_organizer": a.is_organizer,
+             "person_id": a.person_id if a.person_id in visible_persons else None}
             for a in values["attendees"]
         ],
         conference_meeting_url=values["conference_url"],
@@ -118,11 +132,16 @@ def activity_row_for_viewer(
 
 
 def activity_for_viewer(
-    viewer: User, activity: Activity | Mapping[str, Any], type_key: str, sync: SyncInfo | None = None
+    viewer: User,
+    activity: Activity | Mapping[str, Any],
+    type_key: str,
+    sync: SyncInfo | None = None,
+    *,
+    visible_persons: Collection[int],
 ) -> ActivityOut:
     """The activity as `viewer` may see it (`activity_row_for_viewer`, as an `ActivityOut`)."""
     values = activity if isinstance(activity, Mapping) else _Attributes(activity)
-    shown = activity_row_for_viewer(viewer, values, type_key, sync)
+    shown = activity_row_for_viewer(viewer, values, type_key, sync, visible_persons=visible_persons)
     # model_construct: the values come from the database through typed columns, so pydantic's
     # validation would only cost time.
     shown["participants"] = [ParticipantOut.model_construct(**p) for p in shown["participants"]]

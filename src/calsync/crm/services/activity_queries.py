@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from calsync.crm.errors import Invalid, NotFound
-from calsync.crm.permissions import visible_activities_sql
+from calsync.crm.permissions import busy_block, visible_activities_sql, visible_items_sql
 from calsync.crm.redaction import BUSY_TYPE, activity_for_viewer, activity_row_for_viewer
 from calsync.crm.schemas import ActivityOut
 from calsync.crm.services.activities import TRASH_DAYS
@@ -37,7 +37,7 @@ from calsync.crm.timing import LONG_SPAN, UTC, parse_date, parse_instant, zone
 
 _DAY_START_OFFSET = dt.timedelta(hours=14)  # as in Timing.span
 _DAY_END_OFFSET = dt.timedelta(hours=12)
-from calsync.store.tables import Activity, ActivityAttendee, ActivityParticipant, ActivityType, User, utcnow
+from calsync.store.tables import Activity, ActivityAttendee, ActivityParticipant, ActivityType, Person, User, utcnow
 
 CALENDAR_LIMIT = 500
 MAX_RANGE = dt.timedelta(days=400)
@@ -241,11 +241,33 @@ def type_keys(session: Session, company_id: int) -> dict[int, str]:
     return {type_id: key for type_id, key in rows}
 
 
+def attendee_persons_visible(
+    session: Session, viewer: User, activities: Sequence[Activity | ActivityView]
+) -> frozenset[int]:
+    """The persons matched to the page's attendees that the viewer may see (one query, none when
+    no attendee is matched): the redaction shows an attendee's link only to them."""
+    ids = {
+        a.person_id
+        for activity in activities
+        if not busy_block(viewer, private=activity.private, owner_id=activity.owner_id)
+        for a in activity.attendees
+        if a.person_id is not None
+    }
+    if not ids:
+        return frozenset()
+    rows = session.scalars(select(Person.id).where(Person.id.in_(sorted(ids)), visible_items_sql(Person, viewer)))
+    return frozenset(rows)
+
+
 def present(session: Session, viewer: User, activities: Sequence[Activity | ActivityView]) -> list[ActivityOut]:
-    """What the viewer may read of each activity, with sync status (two queries per page)."""
+    """What the viewer may read of each activity, with sync status (up to three queries per page)."""
     keys = type_keys(session, viewer.company_id)
     infos = sync_infos(session, activities, keys)
-    return [activity_for_viewer(viewer, a, keys.get(a.type_id, ""), infos.get(a.id)) for a in activities]  # type: ignore[arg-type]
+    persons = attendee_persons_visible(session, viewer, activities)
+    return [
+        activity_for_viewer(viewer, a, keys.get(a.type_id, ""), infos.get(a.id), visible_persons=persons)  # type: ignore[arg-type]
+        for a in activities
+    ]
 
 
 def present_rows(session: Session, viewer: User, activities: Sequence[ActivityView]) -> list[dict[str, Any]]:
@@ -253,7 +275,11 @@ def present_rows(session: Session, viewer: User, activities: Sequence[ActivityVi
     to 500 activities: building 500 pydantic objects only to serialise them cost more than the query."""
     keys = type_keys(session, viewer.company_id)
     infos = sync_infos(session, activities, keys)  # type: ignore[arg-type]
-    return [activity_row_for_viewer(viewer, a, keys.get(a["type_id"], ""), infos.get(a["id"])) for a in activities]
+    persons = attendee_persons_visible(session, viewer, activities)
+    return [
+        activity_row_for_viewer(viewer, a, keys.get(a["type_id"], ""), infos.get(a["id"]), visible_persons=persons)
+        for a in activities
+    ]
 
 
 # ---------------------------------------------------------------- calendar
