@@ -57,6 +57,22 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.timezone.utc)
 
 
+def _search_name_of(label: str) -> Any:
+    """The default of `search_name`: the lower-cased `label` column of the row being inserted
+    (ORM and Core inserts alike; the item service sets it again when the name changes)."""
+
+    def default(context: Any) -> str:
+        return str(context.get_current_parameters().get(label) or "").lower()
+
+    return default
+
+
+# `search_name` holds the name lower-cased (Python's Unicode lower, not SQL's ASCII-only one);
+# prefix search is a range on (company_id, search_name), fast at any size. Byte order ("C")
+# on PostgreSQL, as SQLite's BINARY: the range `q <= search_name < q + U+10FFFF` is a prefix.
+SearchName = String(300).with_variant(String(300, collation="C"), "postgresql")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -99,10 +115,12 @@ class ActivityType(Base):
 
 class Organization(Base):
     __tablename__ = "organizations"
+    __table_args__ = (Index("ix_organizations_search", "company_id", "search_name", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     name: Mapped[str] = mapped_column(String(300))
+    search_name: Mapped[str] = mapped_column(SearchName, default=_search_name_of("name"))
     address: Mapped[str] = mapped_column(Text, default="")
     visibility: Mapped[str] = mapped_column(String(10), default="everyone")
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -111,10 +129,12 @@ class Organization(Base):
 
 class Person(Base):
     __tablename__ = "persons"
+    __table_args__ = (Index("ix_persons_search", "company_id", "search_name", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     name: Mapped[str] = mapped_column(String(300))
+    search_name: Mapped[str] = mapped_column(SearchName, default=_search_name_of("name"))
     emails: Mapped[list[str]] = mapped_column(JSON, default=list)
     phones: Mapped[list[str]] = mapped_column(JSON, default=list)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
@@ -137,10 +157,12 @@ class PersonEmail(Base):
 
 class Deal(Base):
     __tablename__ = "deals"
+    __table_args__ = (Index("ix_deals_search", "company_id", "search_name", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     title: Mapped[str] = mapped_column(String(300))
+    search_name: Mapped[str] = mapped_column(SearchName, default=_search_name_of("title"))
     value: Mapped[int] = mapped_column(Integer, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     status: Mapped[str] = mapped_column(String(10), default="open")

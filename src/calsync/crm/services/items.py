@@ -19,6 +19,11 @@ NAMES = {Deal: "deal", Person: "person", Organization: "organization"}
 LINK_FIELDS = {"deal_id": Deal, "person_id": Person, "org_id": Organization}
 
 
+def label_of(item: Deal | Person | Organization) -> str:
+    """What an item is called: a deal's title, a person's or organization's name."""
+    return item.title if isinstance(item, Deal) else item.name
+
+
 def get_visible(session: Session, viewer: User, model: type[Item], item_id: int) -> Item:
     """The item if the viewer may see it; 404 otherwise (not 403: existence is not disclosed)."""
     found = session.get(model, item_id)
@@ -91,6 +96,7 @@ def update_item(session: Session, viewer: User, model: type[Item], item_id: int,
     access_changed = any(getattr(found, key) != value for key, value in values.items() if key in ("visibility", "owner_id"))
     for key, value in values.items():
         setattr(found, key, value)
+    found.search_name = label_of(found).lower()
     session.flush()
     if isinstance(found, Person) and "emails" in values:
         _sync_person_emails(session, found)

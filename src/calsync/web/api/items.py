@@ -18,6 +18,7 @@ from calsync.crm.schemas import (
     PersonOut,
     PersonUpdate,
 )
+from calsync.crm.services import item_search
 from calsync.crm.services import items as service
 from calsync.store.tables import Deal, Organization, Person, User
 from calsync.web.api.envelope import respond
@@ -75,7 +76,29 @@ def _router(path: str, model: Any, create: type[BaseModel], update: type[BaseMod
     return router
 
 
+SEARCH_LIMIT = 50
+
+search_router = APIRouter(prefix="/api/v1/items", tags=["items"])
+
+
+@search_router.get("/search", summary="Deals, persons or organizations you can see whose name starts with q")
+def search_items(
+    kind: str = Query(..., description="deal, person or organization"),
+    q: str = Query("", description="the start of the name (case does not matter); empty lists from A"),
+    limit: str | None = Query(None, description=f"1..{SEARCH_LIMIT}, default 20"),
+    session: Session = Depends(get_session),
+    viewer: User = Depends(current_user),
+) -> Response:
+    """For type-ahead pickers: an indexed prefix search, fast at any number of items."""
+    model = item_search.model_for(kind)
+    size = parse_limit(limit, 20, SEARCH_LIMIT)
+    rows, more = item_search.search(session, viewer, model, item_search.ItemFilters(text=q), limit=size)
+    found = [{"id": r.id, "kind": kind, "name": service.label_of(r), "owner_id": r.owner_id, "visibility": r.visibility} for r in rows]
+    return respond(found, pagination={"start": 0, "limit": size, "more_items_in_collection": more, "next_start": None})
+
+
 routers = [
+    search_router,
     _router("deals", Deal, DealIn, DealUpdate, DealOut, "deals"),
     _router("persons", Person, PersonIn, PersonUpdate, PersonOut, "persons"),
     _router("organizations", Organization, OrganizationIn, OrganizationUpdate, OrganizationOut, "organizations"),
