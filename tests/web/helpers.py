@@ -50,3 +50,13 @@ def add_item(context: AppContext, user_id: int, kind: str, **fields: Any) -> int
         actor = session.get(User, user_id)
         assert actor is not None
         return items.create_item(session, actor, model, schema(**fields)).id
+
+
+def pick(page: Any, label: str, typed: str, name: str) -> None:
+    """Chooses an item in a type-ahead picker the way a user does: type, click the match."""
+    from playwright.sync_api import expect
+
+    field = page.get_by_role("combobox", name=label, exact=True)
+    field.fill(typed)
+    page.locator(f'[role="listbox"][aria-label="{label} matches"]').get_by_role("option", name=name).click()
+    expect(field).to_have_value(name)

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.conftest import shoot, sign_in
-from tests.web.helpers import activity, add_item, next_monday
+from tests.web.helpers import activity, add_item, next_monday, pick
 
 pytestmark = pytest.mark.browser
 
@@ -79,9 +79,9 @@ def test_editor_sets_every_field_edits_and_deletes(page: Page, live_url: str, pe
     page.get_by_label("Start date").fill(monday.isoformat())
     page.get_by_label("End date").fill(monday.isoformat())
     page.get_by_label("Busy (blocks time)").uncheck()
-    page.get_by_label("Deal", exact=True).select_option(str(deal))
-    page.get_by_label("Person", exact=True).select_option(str(person))
-    page.get_by_label("Organization", exact=True).select_option(str(org))
+    pick(page, "Deal", "globex", "Globex expansion")
+    pick(page, "Person", "HANK", "Hank Scorpio")
+    pick(page, "Organization", "Glo", "Globex")
     page.get_by_label("Participants").select_option([str(person), str(other)])
     page.get_by_label("Location", exact=True).fill("Globex HQ")
     page.get_by_label("Conference URL").fill("https://meet.example.com/globex")

@@ -433,3 +433,23 @@ def trash(
     attach_people(session, page)
     next_cursor = encode_cursor("deleted", page[-1]) if len(rows) > limit and page else None
     return ListPage(activities=page, next_cursor=next_cursor, sort="deleted")
+
+
+# ---------------------------------------------------------------- activities of an item
+
+
+def linked_to(
+    session: Session, viewer: User, column: Any, item_id: int, *, limit: int = 100,
+    participants: bool = False,
+) -> tuple[list[ActivityView], bool]:
+    """The live activities the viewer may see that link to one deal, person or organization
+    (`column` is Activity.deal_id, person_id or org_id; `participants` adds those where a
+    person takes part), by start; and whether there are more. Present them with `present`."""
+    linked = column == item_id
+    if participants:
+        linked = or_(linked, Activity.id.in_(
+            select(ActivityParticipant.activity_id).where(ActivityParticipant.person_id == item_id)))
+    rows = page_rows(session, [*_scope(viewer, None, deleted=False), linked], Activity.span_start, limit + 1)
+    page = rows[:limit]
+    attach_people(session, page)
+    return page, len(rows) > limit

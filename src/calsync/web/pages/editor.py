@@ -22,7 +22,7 @@ from calsync.store.tables import Deal, Organization, Person, User
 from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
 from calsync.web.pages.rendering import page_user, render, see_other
-from calsync.web.pages.views import lookups, selectable_items, when
+from calsync.web.pages.views import ids, item_names, lookups, selectable_items, when
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,7 +58,8 @@ def _blank_form(user: User, request: Request) -> dict[str, Any]:
         subject="", type=params.get("type", "task"), owner_id=user.id, all_day=all_day,
         start_date=start.date().isoformat(), start_time=start.strftime("%H:%M"),
         end_date=end.date().isoformat(), end_time=end.strftime("%H:%M"), timezone=user.timezone,
-        busy=True, done=False, location="", public_description="", note="", deal_id=None, person_id=None, org_id=None,
+        busy=True, done=False, location="", public_description="", note="",
+        **{key: (ids([params.get(key, "")]) or [None])[0] for key in ("deal_id", "person_id", "org_id")},
         participants=[], attendees=[], conference_meeting_url="", visibility="everyone", private=False,
     )
 
@@ -144,6 +145,14 @@ def _validation_message(exc: ValidationError) -> tuple[str, str]:
     return f"{label}: {message}", field
 
 
+def _picked(session: Session, user: User, values: dict[str, Any]) -> dict[str, dict[int, str]]:
+    """The names the type-ahead pickers start with: the linked items the user may see."""
+    return {
+        field: item_names(session, user, model, {values[field]} if values.get(field) else set())
+        for field, model in (("deal_id", Deal), ("person_id", Person), ("org_id", Organization))
+    }
+
+
 def _page(request: Request, user: User, session: Session, *, values: dict[str, Any], item: ActivityOut | None,
           error: str | None = None, error_field: str | None = None, saved: bool = False, status_code: int = 200) -> HTMLResponse:
     look = lookups(session, user, [item] if item else [])
@@ -154,8 +163,8 @@ def _page(request: Request, user: User, session: Session, *, values: dict[str, A
     return render(
         request, "editor.html", user, status_code=status_code, v=values, item=item, look=look, error=error,
         error_field=error_field, saved=saved, editable=editable, zones=zones,
-        deals=selectable_items(session, user, Deal), persons=selectable_items(session, user, Person),
-        orgs=selectable_items(session, user, Organization), when=(lambda a: when(a, user.timezone)),
+        persons=selectable_items(session, user, Person), picked=_picked(session, user, values),
+        when=(lambda a: when(a, user.timezone)),
     )
 
 

@@ -41,6 +41,11 @@ def _names(session: Session, viewer: User, model: type[Deal] | type[Person] | ty
     return {row.id: getattr(row, label) for row in rows if can_see_item(viewer, row)}
 
 
+def item_names(session: Session, viewer: User, model: type[Deal] | type[Person] | type[Organization], ids: set[int]) -> dict[int, str]:
+    """id -> name of those of these items the viewer may see (the others are left out)."""
+    return _names(session, viewer, model, {i for i in ids if i})
+
+
 def lookups(session: Session, viewer: User, items: Sequence[ActivityOut] = ()) -> Lookups:
     return Lookups(
         types={t.key: t for t in list_types(session, viewer)},
