@@ -121,7 +121,7 @@ def _detail(request: Request, session: Session, user: User, kind: Kind, item_id:
     views, more = linked_to(session, user, kind.link_column, item.id, limit=ACTIVITY_LIMIT, participants=kind.model is Person)
     activities = present(session, user, views)
     return render(
-        request, "item_detail.html", user, k=kind, item=item, name=service.label_of(item), items=activities, more=more,
+        request, "item_detail.html", user, k=kind, item=item, item_name=service.label_of(item), items=activities, more=more,
         look=lookups(session, user, activities), when=lambda a: when(a, user.timezone), related=_related(session, user, [item]),
         owner=next((u for u in company_users(session, user) if u.id == item.owner_id), None),
         may_edit=item.owner_id == user.id or user.is_admin, saved=saved,
