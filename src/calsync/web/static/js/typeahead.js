@@ -26,7 +26,9 @@
       input.setAttribute("aria-activedescendant", all[active].id);
       all[active].scrollIntoView({ block: "nearest" });
     }
+    function quiet() { clearTimeout(timer); asked++; }  // no pending or in-flight answer reopens the list
     function choose(li) {
+      quiet();
       hidden.value = li ? li.getAttribute("data-id") : "";
       input.value = li ? li.getAttribute("data-name") : "";
       input.setAttribute("data-chosen", input.value);
@@ -86,6 +88,7 @@
       if (li) choose(li);
     });
     input.addEventListener("blur", function () {
+      quiet();
       close();
       // Typed text that was not picked does not change the link: show what is linked.
       if (input.value.trim()) input.value = input.getAttribute("data-chosen") || "";
