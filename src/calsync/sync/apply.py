@@ -318,14 +318,24 @@ class Outbound:
             except ProviderError:
                 return  # each update reads its event itself
 
-    def _event_for(self, session: Session, account: SyncAccount, activity: Activity, link: SyncLink | None) -> Event:
+    def _event_for(self, session: Session, account: SyncAccount, activity: Activity, link: SyncLink | None,
+                   current: Event | None = None) -> Event:
         owner = repo.owner_of(session, account)
         details = repo.details_for(session, activity, self.base_url, owner) if account.include_details else ""
         keep_private = account.private_events == "everyone" and link is not None and link.origin == "calendar" and link.event_private
         return to_event(
             fields_of(activity), calendar_id=account.calendar_id or "", activity_uuid=activity.uuid,
-            event_id=link.event_id if link else "", details=details, keep_private=keep_private,
+            event_id=link.event_id if link else "", details=details, keep_private=keep_private, base=current,
         )
+
+    def _current(self, link: SyncLink) -> Event:
+        """The event as the calendar holds it now (CalDAV serves it from the prefetch), so an
+        update never writes back less than the calendar holds (mapping.uncut)."""
+        instances = self.provider.get_event(link.calendar_id, link.event_id)
+        for event in instances:
+            if event.recurrence_id == (link.recurrence_id or ""):
+                return event
+        raise EventNotFound(f"the event {link.event_id} is no longer in the calendar")
 
     def _write(self, d: Decision) -> None:
         session = self.sessions()
@@ -341,9 +351,10 @@ class Outbound:
                 return
             if d.kind == "push_update" and (link is None or link.status not in ("linked", "error")):
                 return
-            event = self._event_for(session, account, activity, link)
             send = account.send_invitations
             try:
+                current = self._current(link) if link is not None else None
+                event = self._event_for(session, account, activity, link, current)
                 if link is None:
                     written = self._create(session, account, event, send)
                     link = _link(session, account, written.key, activity.origin, activity.id)

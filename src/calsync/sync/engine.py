@@ -26,9 +26,10 @@ from calsync.sync import series
 from calsync.sync.accounts import credentials
 from calsync.sync.apply import Outbound, SettingsMoved, apply_inbound, hold_settings
 from calsync.sync.lease import Lease
-from calsync.sync.model import Event, EventKey
+from calsync.sync.mapping import read_floating
+from calsync.sync.model import ChangeSet, Event, EventKey
 from calsync.sync.provider import AuthError, CalendarProvider, CursorExpired, ProviderError, Window
-from calsync.sync.reconcile import DeletionPolicy, Pulled, decide
+from calsync.sync.reconcile import DeletionPolicy, Pulled, decide, unconfirmed
 from calsync.sync.summary import RunSummary
 
 log = logging.getLogger("calsync.sync")
@@ -138,6 +139,8 @@ class SyncEngine:
         events: list[Event] = []
         tombstones: list[EventKey] = []
         series: set[str] = set()
+        skipped: dict[str, str] = {}
+        members: set[str] | None = None
         full = cursor is None
         page: str | None = None
         for _ in range(100_000):
@@ -145,9 +148,12 @@ class SyncEngine:
             events.extend(changes.events)
             tombstones.extend(changes.deleted)
             series.update(changes.complete_series)
+            skipped.update(changes.skipped)
+            if changes.members is not None:
+                members = (members or set()) | set(changes.members)
             full = full and changes.full
             if changes.next_page is None:
-                return Pulled(events, tombstones, full, series, window), changes.cursor
+                return Pulled(events, tombstones, full, series, window, skipped, members), changes.cursor
             page = changes.next_page
         raise ProviderError("the calendar kept returning more pages: giving up this run")
 
@@ -225,6 +231,11 @@ class SyncEngine:
                 raise LookupError("account removed")
             seen_settings = outbound.settings_version = account.settings_version
             pulled, cursor = self._pull(provider, account, full, now, summary)
+            if pulled.full and pulled.members is not None:
+                doubtful = unconfirmed([repo.link_state(link) for link in repo.link_rows(session, account)], pulled)
+                self._fetch(provider, account.calendar_id or "", doubtful, pulled)
+            zone = repo.owner_of(session, account).timezone
+            pulled.events = [read_floating(e, zone) if e.floating else e for e in pulled.events]
             crm = repo.crm_state(session, account, None, pulled, now)
             # Only a complete listing (links missing from it may be gone) or changed settings (a
             # type no longer pushed, ...) need every link weighed; otherwise only the links with
@@ -266,6 +277,39 @@ class SyncEngine:
             session.close()
         outbound.run(plan)
         return True
+
+    @staticmethod
+    def _fetch(provider: CalendarProvider, calendar_id: str, ids: set[str], pulled: Pulled) -> None:
+        """Reads the objects the listings disagree on (one bulk read where the provider has one,
+        such as CalDAV multiget), so what is decided rests on agreeing evidence: what is read is
+        listed, what the provider says is gone is a tombstone, what it cannot read is skipped."""
+        if not ids:
+            return
+        fetch = getattr(provider, "fetch_events", None)
+        if fetch is not None:
+            found: ChangeSet = fetch(calendar_id, sorted(ids), pulled.window)
+        else:
+            found = ChangeSet()
+            for item_id in sorted(ids):
+                try:
+                    instances = provider.get_event(calendar_id, item_id)
+                except (AuthError, CursorExpired):
+                    raise
+                except ProviderError as exc:
+                    found.skipped.append((item_id, exc.message))
+                    continue
+                found.events.extend(instances)
+                if not instances:
+                    found.deleted.append(EventKey(calendar_id, item_id, ""))
+        listed = {e.key for e in pulled.events}
+        pulled.events.extend(e for e in found.events if e.key not in listed)
+        pulled.tombstones.extend(found.deleted)
+        pulled.complete_series.update(found.complete_series)
+        pulled.skipped.update(found.skipped)
+        # fetched and still unaccounted for (the server answered nothing about it): it is present
+        # by the membership listing, so it is held like an unreadable object, never deleted
+        for item_id in ids - {e.event_id for e in pulled.events} - {k.event_id for k in pulled.tombstones} - set(pulled.skipped):
+            pulled.skipped[item_id] = "the calendar named it in one listing but did not return it"
 
     def _finish(self, summary: RunSummary, status: str, message: str | None, now: dt.datetime) -> None:
         summary.status, summary.message = status, message

@@ -25,6 +25,7 @@ UTC = dt.timezone.utc
 PrivateMode = Literal["everyone", "busy_block", "skip"]
 NO_TITLE = "(no title)"
 SUBJECT_MAX, LOCATION_MAX, DESCRIPTION_MAX, URL_MAX, NAME_MAX = 500, 2000, 20000, 2000, 300
+ATTENDEES_MAX = 500  # the CRM keeps at most this many attendees per activity
 BLOCK_START = "---- calsync: deal and contact info (generated; edits here are not synced) ----"
 BLOCK_END = "---- end of calsync info ----"
 _BLOCK_RE = re.compile(r"\s*" + re.escape(BLOCK_START) + r".*?(" + re.escape(BLOCK_END) + r"|\Z)", re.S)
@@ -153,8 +154,8 @@ def valid_email(value: str) -> bool:
     return checked.normalized.lower() == value
 
 
-def norm_attendees(items: list[Attendee]) -> tuple[Attendee, ...]:
-    """Lower-case e-mails, one entry per address, invalid addresses dropped, sorted by e-mail."""
+def _unique_attendees(items: list[Attendee]) -> list[Attendee]:
+    """Lower-case e-mails, one entry per address, invalid addresses dropped (no cap)."""
     seen: dict[str, Attendee] = {}
     for item in items:
         email = item.email.strip().lower()
@@ -162,7 +163,16 @@ def norm_attendees(items: list[Attendee]) -> tuple[Attendee, ...]:
             continue
         status = item.status if item.status in ATTENDEE_STATUSES else "needs_action"
         seen[email] = Attendee(email, norm_line(item.name, NAME_MAX), status, bool(item.organizer))
-    return tuple(sorted(seen.values(), key=lambda a: a.email))
+    return list(seen.values())
+
+
+def norm_attendees(items: list[Attendee]) -> tuple[Attendee, ...]:
+    """Unique valid attendees sorted by e-mail, at most ATTENDEES_MAX (what the CRM keeps): the
+    organizer first, then by e-mail, so the cut is the same on every run."""
+    unique = _unique_attendees(items)
+    if len(unique) > ATTENDEES_MAX:
+        unique = sorted(unique, key=lambda a: (not a.organizer, a.email))[:ATTENDEES_MAX]
+    return tuple(sorted(unique, key=lambda a: a.email))
 
 
 def normalise(fields: SyncedFields) -> SyncedFields:
@@ -296,18 +306,21 @@ def to_event(
     base: Event | None = None,
 ) -> Event:
     """An event carrying `fields`. `details` is the generated block (appended, delimited);
-    `keep_private` keeps a calendar's private flag that the CRM does not model (mode "everyone")."""
+    `keep_private` keeps a calendar's private flag that the CRM does not model (mode "everyone").
+    `base` is the event as the calendar holds it now: its unmapped data is kept, and so is its
+    whole text or attendee list where the CRM holds only the cut copy it made (see `uncut`)."""
     fields = normalise(fields)
     description = fields.description
     if details:
         description = (description + "\n\n" if description else "") + f"{BLOCK_START}\n{details.strip()}\n{BLOCK_END}"
     privacy: Privacy = "private" if fields.private or keep_private else "public"
     event = base if base is not None else Event(calendar_id=calendar_id)
-    return replace(
+    event = replace(
         event,
         calendar_id=calendar_id,
         event_id=event_id or event.event_id,
         activity_uuid=activity_uuid,
+        floating=False,
         summary=fields.subject,
         description=description,
         location=fields.location,
@@ -322,6 +335,58 @@ def to_event(
         attendees=[EventAttendee(a.email, a.name, a.status, a.organizer) for a in fields.attendees],
         conference_url=fields.conference_url,
     )
+    if base is not None:
+        event = replace(event, **uncut(fields, base, details))
+    return event
+
+
+def _full_text(value: str) -> str:
+    return norm_text(strip_block(html_to_text(value or "")), 10**9)
+
+
+def uncut(fields: SyncedFields, current: Event, details: str = "") -> dict[str, Any]:
+    """Never write back less than the calendar holds: where the CRM's value is exactly the cut copy
+    the CRM made of the calendar's longer value (description, subject, location, attendees), the
+    user did not change that field in the CRM, so the calendar's whole value is written back."""
+    keep: dict[str, Any] = {}
+    if len(_full_text(current.description)) > DESCRIPTION_MAX and norm_description(current.description) == fields.description:
+        text = strip_block(current.description).rstrip()
+        keep["description"] = text + (f"\n\n{BLOCK_START}\n{details.strip()}\n{BLOCK_END}" if details else "")
+    for name, attr, limit in (("subject", "summary", SUBJECT_MAX), ("location", "location", LOCATION_MAX)):
+        theirs = getattr(current, attr) or ""
+        if len(norm_line(theirs, 10**9)) > limit and norm_line(theirs, limit) == getattr(fields, name):
+            keep[attr] = theirs
+    attendees = [Attendee(a.email, a.name, a.status, a.organizer) for a in current.attendees]
+    if len(_unique_attendees(attendees)) > ATTENDEES_MAX and norm_attendees(attendees) == fields.attendees:
+        keep["attendees"] = [replace(a) for a in current.attendees]
+    return keep
+
+
+def cut_notes(event: Event) -> list[str]:
+    """What the CRM keeps less of than the calendar holds, in words for the run log (never the
+    text itself). The calendar's copy stays whole (see `uncut`)."""
+    notes = []
+    description = len(_full_text(event.description))
+    if description > DESCRIPTION_MAX:
+        notes.append(f"the description has {description:,} characters: the CRM keeps the first {DESCRIPTION_MAX:,}, the calendar keeps all")
+    for label, value, limit in (("title", event.summary, SUBJECT_MAX), ("location", event.location, LOCATION_MAX)):
+        length = len(norm_line(value, 10**9))
+        if length > limit:
+            notes.append(f"the {label} has {length:,} characters: the CRM keeps the first {limit:,}, the calendar keeps all")
+    attendees = len(_unique_attendees([Attendee(a.email, a.name, a.status, a.organizer) for a in event.attendees]))
+    if attendees > ATTENDEES_MAX:
+        notes.append(f"the event has {attendees:,} attendees: the CRM keeps {ATTENDEES_MAX:,} (the organizer first), the calendar keeps all")
+    return notes
+
+
+def read_floating(event: Event, zone: str | None) -> Event:
+    """A floating time (no zone, no Z) is local time (RFC 5545 section 3.3.5): the wall-clock time
+    the provider read is placed in the owner's zone."""
+    if not event.floating or event.start is None:
+        return event
+    tz = ZoneInfo(norm_zone(zone))
+    local = lambda value: value.replace(tzinfo=None).replace(tzinfo=tz).astimezone(UTC) if value else value  # noqa: E731
+    return replace(event, start=local(event.start), end=local(event.end), timezone=norm_zone(zone), floating=False)
 
 
 def crm_values(fields: SyncedFields) -> dict[str, Any]:

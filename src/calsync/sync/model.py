@@ -37,6 +37,9 @@ class Event:
     `recurrence_id` naming the occurrence (its original start, ISO). `activity_uuid` is our id,
     stored by the provider in an extended / X- property. `raw` is provider-private data (for
     example the original iCalendar text) handed back on update so unmapped properties survive.
+    `floating`: the provider read a local time with no zone (iCalendar DTSTART without TZID or Z);
+    `start`/`end` then hold that wall-clock time labelled UTC, and the engine reads it in the
+    account owner's zone (RFC 5545 section 3.3.5), since only the engine knows the owner.
     """
 
     calendar_id: str
@@ -62,6 +65,7 @@ class Event:
     conference_url: str = ""
     series_id: str | None = None
     raw: Any = None
+    floating: bool = False
 
     @property
     def key(self) -> EventKey:
@@ -103,6 +107,11 @@ class ChangeSet:
     evidence: anything linked and not listed is gone. `complete_series` names series whose
     in-window instances are all in this page set, so missing occurrences were cancelled.
     `cursor` is set only on the last page (`next_page` is None there).
+
+    `skipped` names objects the provider holds but cannot read, with the reason: they are present
+    (never evidence of a deletion), just unreadable. `members` is the membership listing of a full
+    listing when the provider has one besides its windowed query (CalDAV sync-collection or etag
+    listing): every object id in the calendar. Set on one page; None when there is none.
     """
 
     events: list[Event] = field(default_factory=list)
@@ -112,3 +121,4 @@ class ChangeSet:
     full: bool = False
     complete_series: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (item id, reason)
+    members: list[str] | None = None

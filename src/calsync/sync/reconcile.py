@@ -13,7 +13,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-from calsync.sync.mapping import PrivateMode, SyncedFields, content_hash, crm_side_hash, details_part, to_crm, with_details_part
+from calsync.sync.mapping import (
+    PrivateMode, SyncedFields, content_hash, crm_side_hash, cut_notes, details_part, to_crm, with_details_part,
+)
 from calsync.sync.model import Event, EventKey
 from calsync.sync.provider import Window
 
@@ -72,13 +74,19 @@ class CrmItem:
 
 @dataclass
 class Pulled:
-    """Everything listed in this run (all pages). `full` means complete evidence for `window`."""
+    """Everything listed in this run (all pages). `full` means complete evidence for `window`.
+
+    `skipped`: objects present but unreadable (id -> reason); they keep their links. `members`:
+    the provider's membership listing of a full listing (every object id), when it has one; an id
+    in it is present, whatever the windowed listing said."""
 
     events: list[Event]
     tombstones: list[EventKey]
     full: bool
     complete_series: set[str]
     window: Window
+    skipped: dict[str, str] = field(default_factory=dict)
+    members: set[str] | None = None
 
 
 @dataclass
@@ -287,10 +295,49 @@ def _missing_is_gone(link: LinkState, pulled: Pulled) -> bool:
     """Whether a link absent from this listing is proven gone (complete evidence only)."""
     # Only what the listing had to contain counts: events that end inside the window. Events
     # further out than the horizon are gone only by tombstone, whatever the provider lists.
+    if link.key.event_id in pulled.skipped:
+        return False  # present but unreadable: skipped is not missing
     in_window = link.event_end is None or pulled.window.start < link.event_end <= pulled.window.end
     if link.key.recurrence_id and link.key.event_id in pulled.complete_series:
         return in_window
+    if pulled.members is not None and link.key.event_id in pulled.members:
+        return False  # the membership listing names it: listings disagree, so nothing is proven
     return pulled.full and in_window
+
+
+def unconfirmed(links: list[LinkState], pulled: Pulled) -> set[str]:
+    """Object ids the listings disagree on: linked, named by the membership listing, yet absent
+    from the windowed listing. The engine fetches them before deciding (deletion needs agreeing
+    evidence: a tombstone, or absence from the membership listing)."""
+    if not pulled.full or pulled.members is None:
+        return set()
+    listed = {e.key for e in pulled.events}
+    return {
+        link.key.event_id
+        for link in links
+        if link.status in ("linked", "error") and link.key not in listed and link.key.event_id in pulled.members
+        and link.key.event_id not in pulled.skipped and link.key.event_id not in pulled.complete_series
+    }
+
+
+def _note_unreadable(plan: Plan, links: list[LinkState], crm: CrmState, pulled: Pulled) -> set[EventKey]:
+    """Objects the provider cannot read: their links, activities and events are left alone, and
+    the reason goes to the run log (never a title; a private item is named as such)."""
+    held: set[EventKey] = set()
+    for item_id, reason in sorted(pulled.skipped.items()):
+        mine = [link for link in links if link.key.event_id == item_id and link.status in ("linked", "error")]
+        held.update(link.key for link in mine)
+        items = [crm.linked.get(link.activity_id) for link in mine if link.activity_id is not None]
+        private = any(link.event_private for link in mine) or any(i is not None and i.fields.private for i in items)
+        if private:
+            label = "a private event"
+        elif items and items[0] is not None:
+            label = activity_label(items[0]) + ("" if len(items) == 1 else f" and {len(items) - 1} more occurrences")
+        else:
+            label = f"calendar item {item_id.rstrip('/').rsplit('/', 1)[-1]}"
+        kept = ": it and its activity are left as they are until it can be read" if mine else ": left alone"
+        plan.note("skip", label, f"cannot be read ({reason}){kept}")
+    return held
 
 
 def decide(
@@ -317,16 +364,24 @@ def decide(
         else:
             gone.update(k for k in live if k.event_id == key.event_id and k.calendar_id == key.calendar_id)
     gone -= set(listed)
+    held = _note_unreadable(plan, links, crm, pulled)
+    gone -= held
     for key, link in live.items():
         if key not in listed and key not in gone and _missing_is_gone(link, pulled):
             gone.add(key)
     taken = {link.activity_id for link in live.values() if link.activity_id is not None}
     for key, link in live.items():
+        if key in held and key not in listed:
+            continue  # unreadable in the calendar: neither side is touched until it can be read
         item = crm.linked.get(link.activity_id) if link.activity_id is not None else None
         _pair(plan, s, link, item, listed.get(key), key in gone)
     for key, event in listed.items():
         if key not in live and key not in ignored:
             _first_sight(plan, s, event, crm, taken, now)
+    for d in plan.decisions:
+        if d.kind in ("import", "update_activity") and d.event is not None:
+            for message in cut_notes(d.event):
+                plan.note("cut", event_label(d.event), message)
     for item in crm.unlinked:
         # unlinked: CRM-born items not pushed yet, and calendar-born ones restored from the
         # trash or left behind by a calendar switch (they are CRM activities now)

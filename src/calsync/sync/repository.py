@@ -145,6 +145,7 @@ def relevant_links(session: Session, account: SyncAccount, pulled: Pulled, activ
     for link in session.scalars(changed):
         found[link.id] = link
     event_ids = {e.event_id for e in pulled.events} | {k.event_id for k in pulled.tombstones} | set(pulled.complete_series)
+    event_ids |= set(pulled.skipped)  # unreadable objects: their links are held, and named in the log
     for chunk in _chunks(event_ids):
         for link in session.scalars(select(SyncLink).where(*of_account, SyncLink.event_id.in_(chunk))):
             found[link.id] = link

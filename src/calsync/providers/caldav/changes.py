@@ -83,9 +83,25 @@ class Lister:
         except ProviderError:
             # Some servers fail the whole query on one broken object (Xandikos answers 500):
             # read every member instead and apply the window here.
-            return self._fetch_page(calendar_url, members, cursor, window, True, upcoming_only=True)
-        hrefs = sorted({norm(r.href) for r in status.responses if norm(r.href) != own and r.status in (None, 200)})
-        return self._fetch_page(calendar_url, hrefs, cursor, window, True)
+            result = self._fetch_page(calendar_url, members, cursor, window, True, upcoming_only=True)
+        else:
+            hrefs = sorted({norm(r.href) for r in status.responses if norm(r.href) != own and r.status in (None, 200)})
+            result = self._fetch_page(calendar_url, hrefs, cursor, window, True)
+        result.members = list(members)  # the membership listing: what is in it is not deleted
+        return result
+
+    def fetch(self, calendar_url: str, hrefs: list[str], window: Window) -> ChangeSet:
+        """Named objects through calendar-multiget in batches: events, tombstones (404) and
+        unreadable objects, as one ChangeSet."""
+        merged = ChangeSet()
+        names = sorted({norm(h) for h in hrefs})
+        for start in range(0, len(names), self.page_size):
+            part = self._fetch_page(calendar_url, names[start:start + self.page_size], "", window, False)
+            merged.events.extend(part.events)
+            merged.deleted.extend(part.deleted)
+            merged.skipped.extend(part.skipped)
+            merged.complete_series.extend(part.complete_series)
+        return merged
 
     def _sync_cursor(self, calendar_url: str) -> tuple[str | None, list[str]]:
         """A fresh sync token (sync-collection with an empty token) and every member's href,

@@ -102,7 +102,8 @@ def zone_name(value: dt.datetime) -> str:
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    """Floating times (no zone) are read as UTC: the provider knows no better zone."""
+    """Floating times (no zone) are labelled UTC here; the Event says `floating`, and the engine
+    places the wall-clock time in the owner's zone (the provider does not know the owner)."""
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
 
@@ -188,6 +189,7 @@ def to_event(
         if not isinstance(end, dt.datetime):
             raise Unmappable("the event mixes a date-time start with an all-day end")
         event.timezone = zone_name(start)
+        event.floating = start.tzinfo is None  # local time: the engine reads it in the owner's zone
         event.start, event.end = _aware(start), _aware(end)
         if event.end < event.start:
             raise Unmappable("the event ends before it starts")
