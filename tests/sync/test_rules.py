@@ -478,3 +478,24 @@ def test_past_activities_never_pushed_show_not_synced_with_the_reason(h: Harness
     assert (infos[before].status, infos[before].reason) == ("not_synced", "ended before calendar sync started")
     assert infos[upcoming].status == "synced"
     assert infos[unsent].status == "pending"
+
+
+def test_an_event_the_crm_refuses_is_logged_without_its_private_title_and_never_duplicated_or_deleted(h: Harness) -> None:
+    h.connect(A)
+    good = h.put_event(A, "Dentist")
+    start = soon(5)
+    far = dt.datetime(3000, 1, 1, tzinfo=UTC)  # the CRM takes years up to 2999 only
+    refused = h.put_event(A, "Secret offsite", start=start, hours=(far - start).total_seconds() / 3600, privacy="private")
+    first = h.sync(A)
+    assert subjects(h) == ["Dentist"]
+    [entry] = [e for e in first.entries if "not taken in" in e["message"]]
+    assert entry["item"] == "a private event" and "Secret" not in entry["message"]
+    for _ in range(2):
+        assert h.sync(A, full=True).status == "ok"
+        assert subjects(h) == ["Dentist"] and h.activities(A, deleted=True) == []
+    assert sorted(e.summary for e in h.events(A)) == ["Dentist", "Secret offsite"]
+    h.server.user_put(A, Event(**{**vars(refused), "end": start + dt.timedelta(hours=1)}))
+    h.sync(A)
+    h.sync(A, full=True)
+    assert subjects(h) == ["Dentist", "Secret offsite"] and len(h.links(A)) == 2
+    assert {e.event_id for e in h.events(A)} == {good.event_id, refused.event_id}
