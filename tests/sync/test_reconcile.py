@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from calsync.sync.mapping import SyncedFields, content_hash, to_event
 from calsync.sync.model import EventKey
 from calsync.sync.provider import Window
-from calsync.sync.reconcile import AccountSettings, CrmItem, CrmState, LinkState, Pulled, decide
+from calsync.sync.reconcile import AccountSettings, CrmItem, CrmState, LinkState, Pulled, decide, unconfirmed
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2030, 1, 1, 12, tzinfo=UTC)
@@ -86,3 +86,20 @@ def test_events_beyond_the_window_are_not_deleted_by_absence() -> None:
     far = links[0].__class__(**{**vars(links[0]), "event_end": NOW + dt.timedelta(days=400)})
     plan = decide([far], Pulled([], [], True, set(), WINDOW), crm, SETTINGS, NOW)
     assert plan.deletions == []
+
+
+def test_an_unreadable_object_in_a_complete_listing_leaves_its_pair_alone() -> None:
+    links, crm, events = state(3)
+    pulled = Pulled(events[:2], [], True, set(), WINDOW, skipped={"e2": "the event ends before it starts"})
+    plan = decide(links, pulled, crm, SETTINGS, NOW)
+    assert [d for d in plan.decisions if d.kind != "record"] == []
+    assert [(e["kind"], e["item"]) for e in plan.log] == [("skip", "activity 2")]
+    assert "ends before it starts" in plan.log[0]["message"]
+
+
+def test_absence_from_the_windowed_listing_alone_is_no_deletion_when_the_membership_listing_names_it() -> None:
+    links, crm, events = state(3)
+    named = Pulled(events[:1], [], True, set(), WINDOW, members={"e0", "e1"})
+    assert unconfirmed(links, named) == {"e1"}  # to be read before anything is decided
+    plan = decide(links, named, crm, SETTINGS, NOW)
+    assert [(d.kind, d.activity_id) for d in plan.deletions] == [("trash_activity", 2)]  # e2: in no listing
