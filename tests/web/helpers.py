@@ -60,3 +60,14 @@ def pick(page: Any, label: str, typed: str, name: str) -> None:
     field.fill(typed)
     page.locator(f'[role="listbox"][aria-label="{label} matches"]').get_by_role("option", name=name).click()
     expect(field).to_have_value(name)
+
+
+def add_participant(page: Any, typed: str, name: str) -> None:
+    """Adds a participant in the editor's type-ahead: type, click the match, a chip appears."""
+    from playwright.sync_api import expect
+
+    field = page.get_by_role("combobox", name="Participants", exact=True)
+    field.fill(typed)
+    page.locator("#participants-options").get_by_role("option", name=name).click()
+    expect(page.locator("#participants-chosen")).to_contain_text(name)
+    expect(field).to_have_value("")

@@ -22,7 +22,7 @@ from calsync.store.tables import Deal, Organization, Person, User
 from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
 from calsync.web.pages.rendering import page_user, render, see_other
-from calsync.web.pages.views import ids, item_names, lookups, selectable_items, when
+from calsync.web.pages.views import ids, item_names, lookups, when
 
 router = APIRouter(include_in_schema=False)
 
@@ -153,6 +153,13 @@ def _picked(session: Session, user: User, values: dict[str, Any]) -> dict[str, d
     }
 
 
+def _participants(session: Session, user: User, chosen: list[int]) -> list[tuple[int, str]]:
+    """(id, name) of the activity's participants, in order; one the user may not see keeps its
+    id (so saving does not drop it) but not its name."""
+    names = item_names(session, user, Person, set(chosen))
+    return [(pid, names.get(pid, "a person you cannot see")) for pid in chosen]
+
+
 def _page(request: Request, user: User, session: Session, *, values: dict[str, Any], item: ActivityOut | None,
           error: str | None = None, error_field: str | None = None, saved: bool = False, status_code: int = 200) -> HTMLResponse:
     look = lookups(session, user, [item] if item else [])
@@ -163,7 +170,7 @@ def _page(request: Request, user: User, session: Session, *, values: dict[str, A
     return render(
         request, "editor.html", user, status_code=status_code, v=values, item=item, look=look, error=error,
         error_field=error_field, saved=saved, editable=editable, zones=zones,
-        persons=selectable_items(session, user, Person), picked=_picked(session, user, values),
+        participants=_participants(session, user, values["participants"]), picked=_picked(session, user, values),
         when=(lambda a: when(a, user.timezone)),
     )
 

@@ -83,18 +83,6 @@ def when(item: ActivityOut, viewer_zone: str) -> str:
     return text
 
 
-def selectable_items(session: Session, viewer: User, model: type[Deal] | type[Person] | type[Organization], limit: int = 500) -> list[tuple[int, str]]:
-    """(id, name) of the items the viewer may link an activity to, for the editor's pickers."""
-    label = Deal.title if model is Deal else model.name  # type: ignore[union-attr]
-    query = (
-        select(model)
-        .where(model.company_id == viewer.company_id)
-        .order_by(label)
-        .limit(limit)
-    )
-    return [(row.id, getattr(row, "title" if model is Deal else "name")) for row in session.scalars(query) if can_see_item(viewer, row)]
-
-
 def ids(values: Iterable[str]) -> list[int]:
     """Form values that are ids (1 .. the largest database integer); anything else is ignored."""
     return [int(v) for v in values if v.isdigit() and 1 <= int(v) <= MAX_ID]

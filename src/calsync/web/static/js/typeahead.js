@@ -9,6 +9,8 @@
     var kind = box.getAttribute("data-kind");
     var input = box.querySelector(".typeahead-input");
     var hidden = box.querySelector(".typeahead-value");
+    var chips = box.querySelector(".chips");  // several choices (participants) instead of one
+    var field = box.getAttribute("data-field");
     var list = box.querySelector(".typeahead-options");
     var timer = null, asked = 0, active = -1;
 
@@ -27,7 +29,29 @@
       all[active].scrollIntoView({ block: "nearest" });
     }
     function quiet() { clearTimeout(timer); asked++; }  // no pending or in-flight answer reopens the list
+    function addChip(li) {
+      quiet();
+      var id = li.getAttribute("data-id");
+      if (!chips.querySelector('li[data-id="' + id + '"]')) {
+        var chip = document.createElement("li");
+        chip.className = "chip";
+        chip.setAttribute("data-id", id);
+        var value = document.createElement("input");
+        value.type = "hidden"; value.name = field; value.value = id;
+        var text = document.createElement("span");
+        text.textContent = li.getAttribute("data-name");
+        var remove = document.createElement("button");
+        remove.type = "button"; remove.className = "link chip-remove";
+        remove.setAttribute("aria-label", "Remove " + li.getAttribute("data-name"));
+        remove.textContent = "✕";
+        chip.appendChild(value); chip.appendChild(text); chip.appendChild(remove);
+        chips.appendChild(chip);
+      }
+      input.value = "";
+      close();
+    }
     function choose(li) {
+      if (chips) { if (li) addChip(li); return; }
       quiet();
       hidden.value = li ? li.getAttribute("data-id") : "";
       input.value = li ? li.getAttribute("data-name") : "";
@@ -66,7 +90,7 @@
     }
 
     input.addEventListener("input", function () {
-      if (!input.value.trim()) hidden.value = "";  // cleared: no link
+      if (!input.value.trim() && hidden) hidden.value = "";  // cleared: no link
       clearTimeout(timer);
       timer = setTimeout(ask, 150);
     });
@@ -87,9 +111,14 @@
       event.preventDefault();
       if (li) choose(li);
     });
+    if (chips) chips.addEventListener("click", function (event) {
+      var button = event.target.closest(".chip-remove");
+      if (button) { button.closest(".chip").remove(); input.focus(); }
+    });
     input.addEventListener("blur", function () {
       quiet();
       close();
+      if (chips) { input.value = ""; return; }
       // Typed text that was not picked does not change the link: show what is linked.
       if (input.value.trim()) input.value = input.getAttribute("data-chosen") || "";
       else { hidden.value = ""; input.setAttribute("data-chosen", ""); }
