@@ -192,3 +192,19 @@ def test_floating_times_are_read_in_the_owners_time_zone(two_way: TwoWay) -> Non
     assert activity.timezone == "America/New_York"
     two_way.sync()  # settles: the next run changes nothing on either side
     assert two_way.sync().writes == 0
+
+
+def test_the_reason_of_an_unreadable_object_never_quotes_its_content() -> None:
+    """The run log shows a skipped object's reason to the account's owner and admins; for a
+    private event it must not carry the event's words, so parser and expansion errors are named
+    by kind, not quoted."""
+    from calsync.providers.caldav import objects
+    from calsync.sync.provider import Window
+
+    window = Window(dt.datetime.now(UTC), dt.datetime.now(UTC) + dt.timedelta(days=365))
+    secret = "JaneDoeOncology"
+    text = ("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//x//x//EN\n" + vevent(
+        "u1", "Consult", soon(3), extra=f"CLASS:PRIVATE\nRRULE:FREQ=WEEKLY;COUNT={secret}\n") + "\nEND:VCALENDAR\n")
+    expanded = objects.expand("cal", "u1.ics", None, text, window)
+    assert expanded.skipped is not None and "recurrence rule" in expanded.skipped
+    assert secret not in expanded.skipped

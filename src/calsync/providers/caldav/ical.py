@@ -48,7 +48,7 @@ def parse(text: str) -> icalendar.Calendar:
     try:
         return icalendar.Calendar.from_ical(text)
     except Exception as exc:  # icalendar raises ValueError and friends for broken data
-        raise Unmappable(f"not valid iCalendar data: {exc}") from exc
+        raise Unmappable(f"not valid iCalendar data ({type(exc).__name__})") from exc
 
 
 def vevents(cal: icalendar.Calendar) -> list[icalendar.cal.Component]:
