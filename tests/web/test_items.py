@@ -97,10 +97,13 @@ def test_deal_list_searches_filters_pages_and_the_detail_lists_activities_with_s
     # The person's and the organization's pages list what links to them.
     facts.get_by_role("link", name="Hank Scorpio").click()
     expect(page.locator("#item-facts")).to_contain_text("Globex")
+    expect(page.locator("#item-activities")).to_contain_text("No activities you can see")
+    shoot(page, "person-detail", docs=True)
     page.goto(live_url + f"/organizations/{org}")
     expect(page.locator("#item-name")).to_have_text("Globex")
     page.goto(live_url + "/persons")
     expect(page.locator(f'tr[data-item-id="{person}"]')).to_contain_text("Globex")
+    shoot(page, "persons-list", docs=True)
 
 
 def test_create_and_edit_forms_for_organization_person_and_deal(page: Page, live_url: str, people, context) -> None:  # type: ignore[no-untyped-def]
