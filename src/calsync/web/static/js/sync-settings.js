@@ -14,6 +14,7 @@
     paused: ["Stopped", "Sync is stopped: press Start to resume."],
     needs_confirmation: ["Waiting for your confirmation", "The last sync would delete many activities: confirm or cancel below."],
     auth_error: ["Cannot sign in", "The calendar server refused your credentials: reconnect your account (Switch account) with a valid app password."],
+    choose_calendar: ["Choose a calendar", "Connected: pick the calendar to sync with under Settings; the first sync starts then."],
     provider_error: ["Calendar server error", "The server failed; sync retries on its own. If it keeps failing, check the server URL or reconnect your account."],
   };
 
