@@ -83,6 +83,36 @@ def user_token(email: str, rotate: bool = typer.Option(False, "--rotate", help="
         fail(exc.message)
 
 
+@user_app.command("password")
+def user_password(
+    email: str,
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="read the new password from standard input"),
+) -> None:
+    """Sets a user's password; the user's signed-in browsers must sign in again."""
+    if not password_stdin:
+        fail("pass the new password on standard input with --password-stdin (it is never taken as an argument)")
+    password = sys.stdin.readline().rstrip("\r\n")
+    factory, _box = _sessions()
+    try:
+        with session_scope(factory) as session:
+            accounts.set_password(session, accounts.user_by_email(session, email), password)
+            console.print(f"password of {email} changed; its web sessions have ended")
+    except CrmError as exc:
+        fail(exc.message)
+
+
+@user_app.command("deactivate")
+def user_deactivate(email: str) -> None:
+    """Removes a user's access (sign-in, API token, web sessions, built-in calendar); data stays."""
+    factory, _box = _sessions()
+    try:
+        with session_scope(factory) as session:
+            accounts.deactivate_user(session, accounts.user_by_email(session, email))
+            console.print(f"{email} can no longer sign in")
+    except CrmError as exc:
+        fail(exc.message)
+
+
 @app.command("demo")
 def demo() -> None:
     """Seeds the demo company (once) and prints the demo logins and API tokens."""

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     google_token_url: str = "https://oauth2.googleapis.com/token"
     # Where users' browsers (and Google's redirects) reach this app; default: the served address.
     public_url: str = ""
+    session_idle_seconds: int = 8 * 3600  # a signed-in browser idle this long must sign in again
+    # Self-hosters whose calendar server is on their own network turn this on (see docs/security.md).
+    allow_private_calendar_hosts: bool = False
 
     def resolved_database_url(self) -> str:
         """The configured URL, or SQLite in the var directory."""

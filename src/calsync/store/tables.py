@@ -99,6 +99,19 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class WebSession(Base):
+    """A signed-in browser session, kept server-side so it can be ended: the cookie holds only a
+    random id whose digest is the key here. Deleting the row (sign-out) or changing the user's
+    password (the stamp no longer matches) ends it; `last_seen_at` drives the idle expiry."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    password_stamp: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class ActivityType(Base):
     __tablename__ = "activity_types"
     __table_args__ = (UniqueConstraint("company_id", "key"),)

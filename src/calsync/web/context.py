@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,8 @@ class AppContext:
     sessions: sessionmaker[Session]
     box: SecretBox
     extras: dict[str, Any] = field(default_factory=dict)  # runner, dav app, ... set by their owners
+    # "Now" for web sessions' idle expiry; tests replace it instead of waiting.
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
 
     @classmethod
     def build(cls, settings: Settings) -> "AppContext":

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from calsync.crm.errors import Unauthorized
 from calsync.crm.services.accounts import user_by_token
 from calsync.store.tables import User
+from calsync.web import sessions
 from calsync.web.context import AppContext
-
-SESSION_USER_KEY = "user_id"
+from calsync.web.credentials import presented_api_token
+from calsync.web.sessions import SESSION_USER_KEY  # noqa: F401  (re-exported)
 
 
 def get_context(request: Request) -> AppContext:
@@ -34,13 +35,13 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def current_user(request: Request, session: Session = Depends(get_session)) -> User:
-    """The user of the `X-Api-Token` header, or of the web UI's session cookie."""
-    token = request.headers.get("x-api-token") or request.query_params.get("api_token")
+    """The user of the API token (`X-Api-Token` header or `?api_token=`), or else of the web UI's
+    session cookie. A request that names a token is judged by the token alone, never the cookie
+    (the CSRF check exempts exactly those, via the same `presented_api_token`)."""
+    token = presented_api_token(request.scope)
     if token:
         return user_by_token(session, token)
-    user_id = request.session.get(SESSION_USER_KEY) if "session" in request.scope else None
-    if user_id:
-        user = session.get(User, int(user_id))
-        if user is not None and user.active:
-            return user
+    user = sessions.signed_in_user(request, session)
+    if user is not None:
+        return user
     raise Unauthorized("sign in, or send your API token in the X-Api-Token header (`calsync user token EMAIL`)")

@@ -59,6 +59,22 @@ def add_user(
     return user, token
 
 
+def set_password(session: Session, user: User, password: str) -> None:
+    """Changes the sign-in password. Every web session signed in under the old one ends with it
+    (a session is bound to a stamp of the password hash)."""
+    if len(password) < 8:
+        raise Invalid("the password needs at least 8 characters", field="password")
+    user.password_hash = hash_password(password)
+    session.flush()
+
+
+def deactivate_user(session: Session, user: User) -> None:
+    """Removes a user's access: sign-in, API token, web sessions and the built-in calendar all
+    check `active` on every request."""
+    user.active = False
+    session.flush()
+
+
 def user_by_email(session: Session, email: str) -> User:
     user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None:

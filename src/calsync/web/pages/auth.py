@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 
 from calsync.crm.errors import Unauthorized
 from calsync.crm.services.accounts import authenticate
-from calsync.store.tables import User
-from calsync.web.deps import SESSION_USER_KEY, get_session
-from calsync.web.pages.csrf import SESSION_KEY, token_for, token_matches
+from calsync.web import sessions
+from calsync.web.deps import get_session
+from calsync.web.pages.csrf import token_for, token_matches
 from calsync.web.pages.login_limit import LoginLimiter
 from calsync.web.pages.rendering import render, see_other
 
@@ -30,9 +30,8 @@ def _limiter(request: Request) -> LoginLimiter:
 
 @router.get("/")
 def home(request: Request, session: Session = Depends(get_session)) -> RedirectResponse:
-    user_id = request.session.get(SESSION_USER_KEY)
-    user = session.get(User, int(user_id)) if user_id else None
-    return RedirectResponse("/calendar" if user is not None and user.active else "/login", status_code=303)
+    user = sessions.signed_in_user(request, session)
+    return RedirectResponse("/calendar" if user is not None else "/login", status_code=303)
 
 
 @router.get("/login")
@@ -68,8 +67,7 @@ def login(
         limiter.failed(key_email, key_client)
         return again("Wrong e-mail or password.", 401)
     limiter.succeeded(key_email)
-    request.session.clear()  # a fresh session (and CSRF token) after sign-in: no fixation
-    request.session[SESSION_USER_KEY] = user.id
+    sessions.start(request, session, user)  # a fresh session (and CSRF token) after sign-in: no fixation
     token_for(request.session)
     return see_other(_safe_next(next))
 
@@ -77,16 +75,14 @@ def login(
 @router.get("/logout")
 def logout_page(request: Request, session: Session = Depends(get_session)) -> Response:
     """Signing out changes state, so it is a POST; a typed /logout gets the button for it."""
-    user_id = request.session.get(SESSION_USER_KEY)
-    user = session.get(User, int(user_id)) if user_id else None
+    user = sessions.signed_in_user(request, session)
     if user is None:
         return see_other("/login")
     return render(request, "logout.html", user)
 
 
 @router.post("/logout")
-def logout(request: Request) -> RedirectResponse:
+def logout(request: Request, session: Session = Depends(get_session)) -> RedirectResponse:
     # The CSRF middleware has checked the token already (the session is signed in).
-    request.session.pop(SESSION_USER_KEY, None)
-    request.session.pop(SESSION_KEY, None)
+    sessions.end(request, session)
     return see_other("/login")

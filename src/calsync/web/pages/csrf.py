@@ -15,6 +15,8 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from calsync.web.credentials import presented_api_token
+
 SESSION_KEY = "csrf"
 HEADER = b"x-csrf-token"
 FORM_FIELD = "csrf_token"
@@ -49,13 +51,12 @@ class CsrfMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         session = scope.get("session") or {}
-        # Only the REST API authenticates by token, and it then ignores the cookie altogether
-        # (web/deps.py current_user), so a token request there cannot ride on the session.
+        # Only the REST API authenticates by token, and a request that names a (non-blank) token
+        # is then judged by it alone, never by the cookie (web/deps.py current_user uses the same
+        # `presented_api_token`): a wrong token is a 401, so only a valid token request acts
+        # without a CSRF token. A blank `?api_token=` names no token: the cookie and this check apply.
         # Pages read only the session: a token (or a forged ?api_token=) never exempts them.
-        uses_token = scope["path"].startswith("/api/") and (
-            b"x-api-token" in headers or b"api_token=" in scope.get("query_string", b"")
-        )
-        if uses_token or not session.get("user_id"):
+        if presented_api_token(scope) is not None or not session.get("user_id"):
             await self.app(scope, receive, send)
             return
         sent = headers.get(HEADER, b"").decode("latin-1") or None

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from calsync import __version__
 from calsync.store.tables import User
-from calsync.web.deps import SESSION_USER_KEY, get_session
+from calsync.web import sessions
+from calsync.web.deps import get_session
 from calsync.web.pages.csrf import token_for
 
 WEB_DIR = Path(__file__).resolve().parent.parent
@@ -45,11 +46,9 @@ class SignInRequired(Exception):
 
 def page_user(request: Request, session: Session = Depends(get_session)) -> User:
     """The user of the session cookie, or a redirect to the sign-in page."""
-    user_id = request.session.get(SESSION_USER_KEY)
-    if user_id:
-        user = session.get(User, int(user_id))
-        if user is not None and user.active:
-            return user
+    user = sessions.signed_in_user(request, session)
+    if user is not None:
+        return user
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     raise SignInRequired(path)
 
