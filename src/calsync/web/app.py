@@ -19,6 +19,7 @@ from calsync.config import Settings, get_settings
 from calsync.store.migrate import require_up_to_date
 from calsync.web.context import AppContext
 from calsync.web.errors import install_error_handlers
+from calsync.web.headers import SecurityHeaders
 from calsync.web.limits import BodySizeLimit
 
 log = logging.getLogger("calsync.web")
@@ -29,6 +30,7 @@ PARTS = [
     "calsync.web.pages",
     "calsync.web.oauth",
     "calsync.web.webhooks",
+    "calsync.web.api_docs",
     "calsync.web.dav",
     "calsync.jobs.runner",
 ]
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         version=__version__,
         description="CRM activities and external calendars kept in step.",
         lifespan=lifespan,
+        docs_url=None,  # served by calsync.web.api_docs from local files
+        redoc_url=None,  # ReDoc loads only from a CDN
     )
     app.state.context = context
     install_error_handlers(app)
@@ -68,4 +72,5 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         https_only=settings.resolved_base_url().startswith("https"),
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=("/dav",))
+    app.add_middleware(SecurityHeaders)
     return app

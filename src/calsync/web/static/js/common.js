@@ -43,5 +43,19 @@
     toastTimer = setTimeout(function () { el.hidden = true; }, bad ? 8000 : 3000);
   }
 
+  // Behaviour the markup asks for with data- attributes (the CSP allows no inline handlers):
+  // a "select all" checkbox, and forms that ask before they submit.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    var selector = box && box.getAttribute && box.getAttribute("data-select-all");
+    if (!selector) return;
+    document.querySelectorAll(selector).forEach(function (c) { c.checked = box.checked; });
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
   window.calsync = { api: api, csrfToken: csrfToken, errorText: errorText, toast: toast };
 })();
