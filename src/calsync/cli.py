@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 import calsync.providers  # noqa: F401  (registers the built-in calendar providers)
+from calsync import logredact
 from calsync.config import get_settings
 from calsync.crm.errors import CrmError
 from calsync.crm.services import accounts
@@ -25,6 +26,12 @@ console = Console()
 # How long `calsync sync` waits for another process's run of the same account. A live run renews its
 # lease, a dead one's lease expires after five minutes, so this covers a long first import too.
 CLI_WAIT_SECONDS = 30 * 60.0
+
+
+@app.callback()
+def _start() -> None:
+    """Runs before every command: no secret reaches a log line from here on."""
+    logredact.install()
 
 
 def _sessions():  # type: ignore[no-untyped-def]

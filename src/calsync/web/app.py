@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
 import calsync.providers  # noqa: F401  (registers the built-in calendar providers)
-from calsync import __version__
+from calsync import __version__, logredact
 from calsync.config import Settings, get_settings
 from calsync.store.migrate import require_up_to_date
 from calsync.web.context import AppContext
@@ -37,6 +37,7 @@ PARTS = [
 
 
 def create_app(settings: Settings | None = None, *, check_migrations: bool = True) -> FastAPI:
+    logredact.install()  # before anything logs: the access log included
     settings = settings or get_settings()
     context = AppContext.build(settings)
     if check_migrations:
