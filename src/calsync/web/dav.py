@@ -13,6 +13,8 @@ from fastapi.responses import RedirectResponse
 
 from calsync.providers.caldav import embedded
 from calsync.web.context import AppContext
+from calsync.web.dav_limit import DavPasswordLimit
+from calsync.web.pages.login_limit import limiter_for
 
 log = logging.getLogger("calsync.dav")
 
@@ -29,7 +31,8 @@ def install(app: FastAPI, context: AppContext) -> None:
     def well_known() -> RedirectResponse:
         return RedirectResponse(embedded.MOUNT + "/", status_code=301)
 
-    app.mount(embedded.MOUNT, WSGIMiddleware(radicale_app, workers=8))  # type: ignore[arg-type]
+    limited = DavPasswordLimit(radicale_app, limiter_for(context), settings.resolved_secret_key())
+    app.mount(embedded.MOUNT, WSGIMiddleware(limited, workers=8))  # type: ignore[arg-type]
 
     def repoint() -> None:
         moved = embedded.repoint_embedded_accounts(

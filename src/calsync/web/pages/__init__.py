@@ -12,13 +12,13 @@ from fastapi.staticfiles import StaticFiles
 from calsync.web.context import AppContext
 from calsync.web.pages import activities, admin_types, auth, calendar, editor, items, sync_settings
 from calsync.web.pages.csrf import CsrfMiddleware
-from calsync.web.pages.login_limit import LoginLimiter
+from calsync.web.pages.login_limit import limiter_for
 from calsync.web.pages.rendering import WEB_DIR, SignInRequired, login_redirect
 
 
 def install(app: FastAPI, context: AppContext) -> None:
     """Adds the pages, /static, the CSRF check and the failed-login limit to the app."""
-    context.extras["login_limiter"] = LoginLimiter(context.settings.login_max_failures, context.settings.login_lock_seconds)
+    limiter_for(context)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     for module in (auth, calendar, activities, editor, items, sync_settings, admin_types):
         app.include_router(module.router)

@@ -11,7 +11,7 @@ from calsync.crm.services.accounts import authenticate
 from calsync.web import sessions
 from calsync.web.deps import get_session
 from calsync.web.pages.csrf import token_for, token_matches
-from calsync.web.pages.login_limit import LoginLimiter
+from calsync.web.pages.login_limit import LoginLimiter, attempt_keys, limiter_for, lock_message
 from calsync.web.pages.rendering import render, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -25,7 +25,7 @@ def _safe_next(value: str | None) -> str:
 
 
 def _limiter(request: Request) -> LoginLimiter:
-    return request.app.state.context.extras["login_limiter"]
+    return limiter_for(request.app.state.context)
 
 
 @router.get("/")
@@ -55,12 +55,10 @@ def login(
         token_for(request.session)
         return again("The sign-in form had expired. Please sign in again.", 403)
     limiter = _limiter(request)
-    key_email = "email:" + email.strip().lower()
-    key_client = "client:" + (request.client.host if request.client else "?")
+    key_email, key_client = attempt_keys(email, request.client.host if request.client else None)
     wait = limiter.seconds_locked(key_email, key_client)
     if wait:
-        minutes = max(1, round(wait / 60))
-        return again(f"Too many failed sign-ins. Try again in about {minutes} minute{'s' if minutes > 1 else ''}.", 429)
+        return again(lock_message(wait), 429)
     try:
         user = authenticate(session, email, password)
     except Unauthorized:

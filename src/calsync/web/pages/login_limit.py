@@ -1,4 +1,8 @@
-"""A limit on failed sign-ins: after `login_max_failures` failures for one e-mail address within
+"""One limit on password guessing, for every way to present a password (the sign-in form,
+Basic auth on the built-in CalDAV server /dav/, and any later path): they all ask the same
+`LoginLimiter` of the app (`limiter_for`) with the same keys (`attempt_keys`).
+
+A limit on failed sign-ins: after `login_max_failures` failures for one e-mail address within
 `login_lock_seconds`, further attempts for it are refused until the window has passed, even with
 the right password. One client address gets `CLIENT_FACTOR` times as many failures (it stops
 password spraying across accounts without locking out an office behind one address).
@@ -10,9 +14,31 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 
 CLIENT_FACTOR = 4
+LIMITER_KEY = "login_limiter"
+
+
+def attempt_keys(email: str, client_address: str | None) -> tuple[str, str]:
+    """The account's key first, then the client address's."""
+    return "email:" + email.strip().lower(), "client:" + (client_address or "?")
+
+
+def lock_message(seconds: int) -> str:
+    """What the user is told while locked: what happened and how long it lasts."""
+    minutes = max(1, round(seconds / 60))
+    return f"Too many failed sign-ins. Try again in about {minutes} minute{'s' if minutes > 1 else ''}."
+
+
+def limiter_for(context: Any) -> "LoginLimiter":
+    """The app's one limiter (made on first use from the settings)."""
+    limiter = context.extras.get(LIMITER_KEY)
+    if limiter is None:
+        limiter = LoginLimiter(context.settings.login_max_failures, context.settings.login_lock_seconds)
+        context.extras[LIMITER_KEY] = limiter
+    return limiter
 
 
 class LoginLimiter:
