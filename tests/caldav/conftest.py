@@ -10,6 +10,13 @@ from tests.support.dav_fixtures import radicale, xandikos  # noqa: F401  (fixtur
 from tests.support.harness import DavHarness
 
 
+@pytest.fixture(autouse=True)
+def allow_local_calendar_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real Radicale and Xandikos of these tests run on 127.0.0.1, which calendar connections
+    refuse unless private addresses are allowed (as a self-hoster with a LAN server would)."""
+    monkeypatch.setenv("CALSYNC_ALLOW_PRIVATE_CALENDAR_HOSTS", "true")
+
+
 @pytest.fixture(params=["radicale", "xandikos"])
 def dav(request: pytest.FixtureRequest) -> Iterator[DavHarness]:
     server = request.getfixturevalue(request.param)

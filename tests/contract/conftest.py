@@ -12,6 +12,13 @@ from tests.support.google_emulator import GoogleEmulator, google_emulator
 from tests.support.harness import Harness, make_harness
 
 
+@pytest.fixture(autouse=True)
+def allow_local_calendar_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real Radicale and Xandikos of these tests run on 127.0.0.1, which calendar connections
+    refuse unless private addresses are allowed (as a self-hoster with a LAN server would)."""
+    monkeypatch.setenv("CALSYNC_ALLOW_PRIVATE_CALENDAR_HOSTS", "true")
+
+
 @pytest.fixture(scope="session")
 def google() -> Iterator[GoogleEmulator]:
     """One emulator for the session; each harness works in a calendar of its own."""

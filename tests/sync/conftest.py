@@ -13,6 +13,13 @@ from tests.sync.harness import Harness
 
 
 @pytest.fixture(autouse=True)
+def allow_local_calendar_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real Radicale and Xandikos of these tests run on 127.0.0.1, which calendar connections
+    refuse unless private addresses are allowed (as a self-hoster with a LAN server would)."""
+    monkeypatch.setenv("CALSYNC_ALLOW_PRIVATE_CALENDAR_HOSTS", "true")
+
+
+@pytest.fixture(autouse=True)
 def test_providers(monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine examples run on the in-memory provider, which real users are never offered."""
     monkeypatch.setenv("CALSYNC_TEST_PROVIDERS", "1")

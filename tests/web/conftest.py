@@ -26,6 +26,12 @@ DOCS_SHOTS = ROOT / "docs" / "screenshots"
 PASSWORD = "password-123"  # what tests/conftest.py People.add gives every user
 
 
+@pytest.fixture(autouse=True)
+def allow_local_calendar_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real Radicale and Xandikos of these tests run on 127.0.0.1, which calendar connections
+    refuse unless private addresses are allowed (as a self-hoster with a LAN server would)."""
+    monkeypatch.setenv("CALSYNC_ALLOW_PRIVATE_CALENDAR_HOSTS", "true")
+
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:

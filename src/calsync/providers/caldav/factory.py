@@ -4,16 +4,18 @@ an e-mail server instead of a calendar server)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from calsync.providers.caldav import discovery
 from calsync.providers.caldav.changes import norm
-from calsync.providers.caldav.http import DavClient
+from calsync.providers.caldav.http import UNREACHABLE, AddressNotAllowed, DavClient
 from calsync.providers.caldav.provider import CalDavProvider
 from calsync.sync.model import CalendarInfo
 from calsync.sync.provider import AuthError, ConnectError, ProviderError
 
+log = logging.getLogger("calsync.providers.caldav")
 NOT_SUPPORTED = (
     "not supported: calendar sync needs a Google, Microsoft 365 or CalDAV calendar "
     "(IMAP, POP and SMTP are e-mail protocols; enter your calendar server's CalDAV address)"
@@ -104,7 +106,7 @@ class CalDavFactory:
             raise ConnectError("enter the password (or app-specific password) of the calendar account",
                                field="password")
         wanted = params.get("calendar")
-        client = DavClient(url, username, password, timeout=self.timeout)
+        client = DavClient(url, username, password, timeout=self.timeout, guarded=True)
         try:
             found = discovery.discover(client, url)
             calendars = found.calendars
@@ -116,10 +118,13 @@ class CalDavFactory:
             address = discovery.own_address(client, found.principal_url) or (username if "@" in username else None)
         except AuthError:
             raise ConnectError(WRONG_PASSWORD, field="password") from None
-        except discovery.NotCalDav as exc:
-            raise ConnectError(f"{url} is not a CalDAV server ({exc}): check the address", field="url") from None
-        except ProviderError as exc:
-            raise ConnectError(f"cannot talk to {url} as a CalDAV server: {exc.message}", field="url") from None
+        except AddressNotAllowed as exc:
+            raise ConnectError(exc.message, field="url") from None
+        except (discovery.NotCalDav, ProviderError) as exc:
+            # What the target answered (status codes, socket errors) is not repeated to the user:
+            # it would turn this form into a scanner of whatever the address points at.
+            log.info("CalDAV connect to %s failed: %s", url, exc)
+            raise ConnectError(f"{UNREACHABLE} ({url}): check the address", field="url") from None
         finally:
             client.close()
         host = urlsplit(url).hostname or url
@@ -135,6 +140,7 @@ class CalDavFactory:
         return f"{username} on {host}", credentials
 
     def open(self, credentials: dict[str, Any]) -> CalDavProvider:
+        # The built-in calendar is this app itself, on an address it set: no address check.
         return CalDavProvider(
             str(credentials["url"]),
             credentials.get("username"),
@@ -143,6 +149,7 @@ class CalDavFactory:
             timeout=self.timeout,
             chosen_calendar=credentials.get("calendar_id"),
             own_address=credentials.get("address") or credentials.get("owner_email"),
+            guarded=not credentials.get("embedded"),
         )
 
 

@@ -3,6 +3,7 @@ mapping of HTTP failures to the provider errors the engine understands."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,9 +12,16 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from calsync.providers.caldav import davxml
+from calsync.providers.caldav.guard import AddressRefused, guarded_transport
 from calsync.sync.provider import AuthError, ProviderError, RateLimited
 
 USER_AGENT = "calsync-caldav/0.1"
+log = logging.getLogger("calsync.providers.caldav")
+UNREACHABLE = "could not reach a CalDAV server at this address"
+
+
+class AddressNotAllowed(ProviderError):
+    """The server's address is one calendar connections may not reach (see guard.py)."""
 
 
 @dataclass
@@ -47,16 +55,21 @@ class DavClient:
         *,
         timeout: float = 30.0,
         counter: RequestCounter | None = None,
+        guarded: bool = False,
     ) -> None:
+        """`guarded`: a server the user named, so every connection (redirects too) goes through
+        guard.py's address check, and proxy variables are ignored (the check must see the target)."""
         self.base_url = base_url
         self.counter = counter or RequestCounter()
         auth = httpx.BasicAuth(username, password or "") if username else None
+        extra: dict[str, object] = {"transport": guarded_transport(), "trust_env": False} if guarded else {}
         self._http = httpx.Client(
             auth=auth,
             timeout=timeout,
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
             event_hooks={"request": [self.counter.hit]},
+            **extra,  # type: ignore[arg-type]
         )
 
     def close(self) -> None:
@@ -90,7 +103,12 @@ class DavClient:
         except httpx.TimeoutException as exc:
             raise ProviderError(f"the calendar server did not answer in time ({method} {self.path(url)})") from exc
         except httpx.HTTPError as exc:
-            raise ProviderError(f"cannot reach the calendar server: {exc}") from exc
+            if isinstance(exc.__cause__, AddressRefused):
+                raise AddressNotAllowed(str(exc.__cause__)) from exc
+            # The socket's own words (refused, reset, no route) stay in the server log: shown to
+            # the user they would map someone else's network.
+            log.info("CalDAV %s %s failed: %s", method, self.path(url), exc)
+            raise ProviderError(f"{UNREACHABLE} (the connection failed)") from exc
         if response.status_code == 401:
             raise AuthError("the calendar server refused the user name or password")
         if response.status_code == 429:

@@ -40,12 +40,13 @@ class CalDavProvider:
         timeout: float = 30.0,
         chosen_calendar: str | None = None,
         own_address: str | None = None,
+        guarded: bool = False,
     ) -> None:
         self.url = url
         self.own_address = own_address  # the account's e-mail: ORGANIZER of events we give attendees
         self.chosen_calendar = chosen_calendar
         self.home_url = home_url
-        self.client = DavClient(url, username, password, counter=counter, timeout=timeout)
+        self.client = DavClient(url, username, password, counter=counter, timeout=timeout, guarded=guarded)
         self.lister = Lister(self.client, page_size=page_size, use_sync_collection=use_sync_collection)
         self.window: Window | None = None
         self._prefetched: dict[str, tuple[str, str | None]] = {}  # href -> (text, etag)
