@@ -30,8 +30,9 @@ CLI_WAIT_SECONDS = 30 * 60.0
 
 @app.callback()
 def _start() -> None:
-    """Runs before every command: no secret reaches a log line from here on."""
+    """Runs before every command: no secret reaches a log line, and files are made private."""
     logredact.install()
+    get_settings().secure_files()
 
 
 def _sessions():  # type: ignore[no-untyped-def]

@@ -44,20 +44,27 @@ class Settings(BaseSettings):
         """The configured URL, or SQLite in the var directory."""
         if self.database_url:
             return self.database_url
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         return f"sqlite:///{(self.var_dir / 'calsync.db').resolve()}"
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept in the var directory (mode 600)."""
         if self.secret_key:
             return self.secret_key
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.var_dir / "secret_key"
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+    def secure_files(self) -> None:
+        """Private modes for the var folder and the SQLite database (see calsync.filemodes)."""
+        from calsync.filemodes import secure_var_dir, sqlite_file
+
+        database = sqlite_file(self.resolved_database_url())
+        secure_var_dir(self.var_dir, [database] if database else [])
 
     def resolved_base_url(self) -> str:
         return self.base_url or f"http://{self.host}:{self.port}"

@@ -39,6 +39,7 @@ PARTS = [
 def create_app(settings: Settings | None = None, *, check_migrations: bool = True) -> FastAPI:
     logredact.install()  # before anything logs: the access log included
     settings = settings or get_settings()
+    settings.secure_files()  # umask 077 and private modes, before the database or calendar is opened
     context = AppContext.build(settings)
     if check_migrations:
         require_up_to_date(context.engine)
