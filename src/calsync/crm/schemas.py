@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 Visibility = Literal["owner", "everyone"]
 AttendeeStatus = Literal["needs_action", "accepted", "declined", "tentative"]
 MAX_ID = 2**31 - 1  # database integer columns; larger ids cannot exist (and would crash PostgreSQL)
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Input types are strict: "1" is not an id and "yes" is not a boolean (JSON true/false only), so a
+# client's type mistake is a 422 naming the field instead of a silent guess.
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 # Loose on purpose: calendars carry addresses on internal or special-use domains (x@host.local).
 Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
 
@@ -42,12 +44,12 @@ class AttendeeIn(Strict):
     email: Email
     name: str = Field(default="", max_length=300)
     status: AttendeeStatus = "needs_action"
-    is_organizer: bool = False
+    is_organizer: StrictBool = False
 
 
 class ParticipantIn(Strict):
     person_id: Id
-    primary: bool = False
+    primary: StrictBool = False
 
 
 class ActivityCreate(Strict):
@@ -58,10 +60,10 @@ class ActivityCreate(Strict):
     owner_id: Id | None = None
     start: str
     end: str | None = None
-    all_day: bool = False
+    all_day: StrictBool = False
     timezone: str | None = Field(default=None, max_length=64)
-    busy: bool = True
-    done: bool = False
+    busy: StrictBool = True
+    done: StrictBool = False
     location: str = Field(default="", max_length=2000)
     public_description: str = Field(default="", max_length=20000)
     note: str = Field(default="", max_length=50000)
@@ -72,7 +74,7 @@ class ActivityCreate(Strict):
     attendees: list[AttendeeIn] = Field(default_factory=list, max_length=500)
     conference_meeting_url: str = Field(default="", max_length=2000)
     visibility: Visibility = "everyone"
-    private: bool = False
+    private: StrictBool = False
 
 
 class ActivityUpdate(Strict):
@@ -83,10 +85,10 @@ class ActivityUpdate(Strict):
     owner_id: Id | None = None
     start: str | None = None
     end: str | None = None
-    all_day: bool | None = None
+    all_day: StrictBool | None = None
     timezone: str | None = Field(default=None, max_length=64)
-    busy: bool | None = None
-    done: bool | None = None
+    busy: StrictBool | None = None
+    done: StrictBool | None = None
     location: str | None = Field(default=None, max_length=2000)
     public_description: str | None = Field(default=None, max_length=20000)
     note: str | None = Field(default=None, max_length=50000)
@@ -97,7 +99,7 @@ class ActivityUpdate(Strict):
     attendees: list[AttendeeIn] | None = Field(default=None, max_length=500)
     conference_meeting_url: str | None = Field(default=None, max_length=2000)
     visibility: Visibility | None = None
-    private: bool | None = None
+    private: StrictBool | None = None
 
 
 class AttendeeOut(BaseModel):
@@ -169,7 +171,7 @@ class ActivityTypeUpdate(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     icon: str | None = Field(default=None, max_length=40)
     color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class ActivityTypeOut(BaseModel):
@@ -242,7 +244,7 @@ class PersonOut(BaseModel):
 
 class DealIn(Strict):
     title: str = Field(min_length=1, max_length=300)
-    value: int = Field(default=0, ge=0, le=MAX_ID)
+    value: StrictInt = Field(default=0, ge=0, le=MAX_ID)
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     status: Literal["open", "won", "lost"] = "open"
     person_id: Id | None = None
@@ -253,7 +255,7 @@ class DealIn(Strict):
 
 class DealUpdate(Strict):
     title: str | None = Field(default=None, min_length=1, max_length=300)
-    value: int | None = Field(default=None, ge=0, le=MAX_ID)
+    value: StrictInt | None = Field(default=None, ge=0, le=MAX_ID)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     status: Literal["open", "won", "lost"] | None = None
     person_id: Id | None = None

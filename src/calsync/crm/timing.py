@@ -14,6 +14,11 @@ LONG_SPAN = dt.timedelta(days=7)
 _EARLIEST_OFFSET = dt.timedelta(hours=14)  # UTC+14: where a date starts first
 _LATEST_OFFSET = dt.timedelta(hours=12)  # UTC-12: where a date ends last
 MIN_YEAR, MAX_YEAR = 1900, 2999  # far enough for any calendar; keeps offsets from overflowing
+# The longest one activity may be (docs/security.md): a timed item up to 366 days, an all-day one
+# (a sabbatical, a parental leave) up to 5 years. Longer spans are input mistakes, and each would
+# sit in every calendar range query and every sync window for its whole length.
+MAX_TIMED_SPAN = dt.timedelta(days=366)
+MAX_ALL_DAY_DAYS = 5 * 366
 
 
 def _check_year(year: int, value: str, field: str) -> None:
@@ -37,12 +42,17 @@ def is_valid_zone(name: str) -> bool:
 
 
 _ZONES: set[str] | None = None
+_NOT_ZONES = {"localtime", "posixrules", "Factory"}
 
 
 def _zone_names() -> set[str]:
     global _ZONES
     if _ZONES is None:
-        _ZONES = set(available_timezones()) | {"UTC"}
+        # The zone folder also holds files that are no zone's name: the machine's own setting
+        # ('localtime'), tzcode's 'posixrules', the placeholder 'Factory', and copies of the
+        # whole database under posix/ and right/.
+        _ZONES = {name for name in available_timezones()
+                  if name not in _NOT_ZONES and not name.startswith(("posix/", "right/"))} | {"UTC"}
     return _ZONES
 
 
@@ -65,6 +75,9 @@ class Timing:
         start, end = start.astimezone(UTC), end.astimezone(UTC)
         if end < start:
             raise Invalid("end must not be before start", field="end")
+        if end - start > MAX_TIMED_SPAN:
+            raise Invalid(f"end: a timed activity lasts at most {MAX_TIMED_SPAN.days} days; "
+                          "make it all-day, or split it", field="end")
         return Timing(all_day=False, start_at=start, end_at=end, timezone=timezone)
 
     @staticmethod
@@ -72,6 +85,9 @@ class Timing:
         end = end or start + dt.timedelta(days=1)
         if end <= start:
             raise Invalid("an all-day end date is exclusive and must be after the start date", field="end")
+        if (end - start).days > MAX_ALL_DAY_DAYS:
+            raise Invalid(f"end: an all-day activity lasts at most {MAX_ALL_DAY_DAYS} days (5 years); split it",
+                          field="end")
         return Timing(all_day=True, start_date=start, end_date=end)
 
     def span(self) -> tuple[dt.datetime, dt.datetime]:

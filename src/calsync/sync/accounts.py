@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -33,8 +33,8 @@ class SyncSettingsIn(BaseModel):
     private_events: Literal["everyone", "busy_block", "skip"] | None = None
     import_type: str | None = Field(default=None, min_length=1, max_length=40)
     push_types: list[str] | None = Field(default=None, max_length=200)
-    include_details: bool | None = None
-    send_invitations: bool | None = None
+    include_details: StrictBool | None = None  # JSON true/false only, not "yes" or 1
+    send_invitations: StrictBool | None = None
 
 
 # The settings that belong to one provider account and come back when it is connected again.
