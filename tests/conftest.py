@@ -109,3 +109,17 @@ def live_url(settings: Settings) -> Iterator[str]:
 def api(live_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's Chromium driven by Playwright, one for the whole run (tests/web, tests/security):
+    Playwright's sync API allows only one instance per process."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from calsync.store import migrate
 
@@ -41,12 +41,8 @@ def db_url(tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+# `browser` (one Chromium for the whole run) is in tests/conftest.py: Playwright's sync API allows
+# one instance per process, so every folder that drives Chromium shares it.
 
 
 @pytest.fixture
