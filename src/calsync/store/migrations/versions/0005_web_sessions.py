@@ -1,7 +1,7 @@
 """web sessions kept server-side (sign-out, password change and idle expiry end them)
 
-Revision ID: 0004_web_sessions
-Revises: 0003_series_originals
+Revision ID: 0005_web_sessions
+Revises: 0004_item_search_names
 Create Date: 2026-11-30 16:40:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import calsync.store.tables
 
 
-revision = '0004_web_sessions'
-down_revision = '0003_series_originals'
+revision = '0005_web_sessions'
+down_revision = '0004_item_search_names'
 branch_labels = None
 depends_on = None
 
