@@ -161,7 +161,10 @@ async def _read_form(request: Request) -> dict[str, Any]:
 def _payload(kind: Kind, values: dict[str, Any], user: User) -> dict[str, Any]:
     payload: dict[str, Any] = {kind.label: values["name"], "visibility": values["visibility"]}
     if kind.model is Deal:
-        payload.update(value=values["value"], currency=values["currency"], status=values["status"],
+        # A form sends text; the API's schema takes the value as an integer only (strict input).
+        value = values["value"].strip() if isinstance(values["value"], str) else values["value"]
+        payload.update(value=int(value) if isinstance(value, str) and value.isdigit() else value,
+                       currency=values["currency"], status=values["status"],
                        person_id=values["person_id"], org_id=values["org_id"])
     elif kind.model is Person:
         payload.update(emails=_split(values["emails"]), phones=_split(values["phones"]), org_id=values["org_id"])
