@@ -237,3 +237,16 @@ def test_write_many_sends_throttled_parts_again(emu: GoogleEmulator, side: Any) 
     assert [o.error for o in outcomes] == [None] * 4
     batches = api_calls(emu, mark)
     assert [[p["status"] for p in b["parts"]] for b in batches] == [[429, 429, 200, 200], [200, 200]]
+
+
+def test_prefetch_reads_many_events_in_one_batch(emu: GoogleEmulator, side: Any) -> None:
+    provider, calendar, _ = side
+    created = [provider.create_event(event(calendar, summary=f"e{n}"), send_invitations=False) for n in range(60)]
+    mark = last_seq(emu)
+    provider.prefetch(calendar, [e.event_id for e in created] + ["nosuchevent1"])
+    [batch] = api_calls(emu, mark)
+    assert batch["path"] == "/batch/calendar/v3" and len(batch["parts"]) == 61
+    assert [provider.get_event(calendar, e.event_id)[0].summary for e in created] == [f"e{n}" for n in range(60)]
+    assert len(api_calls(emu, mark)) == 1  # served from the prefetch
+    assert provider.get_event(calendar, created[0].event_id)[0].summary == "e0"  # read again: one GET
+    assert len(api_calls(emu, mark)) == 2
