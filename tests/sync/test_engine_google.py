@@ -107,7 +107,8 @@ def test_writes_send_no_invitations_and_carry_if_match(hc: Harness, google: Goog
     hc.sync(A)
     hc.edit(A, aid, subject="Call Bob (moved)")
     hc.sync(A)
-    writes = [r for r in emu.requests(before) if r["method"] in ("POST", "PATCH", "PUT", "DELETE")]
+    calls = [p for r in emu.requests(before) for p in (r["parts"] if r["path"] == "/batch/calendar/v3" else [r])]
+    writes = [r for r in calls if r["method"] in ("POST", "PATCH", "PUT", "DELETE")]
     assert [r["method"] for r in writes] == ["POST", "PATCH"]
     assert all(r["query"].get("sendUpdates") == ["none"] for r in writes)
     assert writes[1]["headers"].get("if-match")
