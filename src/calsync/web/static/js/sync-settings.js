@@ -90,6 +90,9 @@
     $("s-account").textContent = (s.account || "") + (s.provider ? " (" + s.provider + ")" : "");
     $("s-calendar").textContent = s.calendar_name || s.calendar_id || "none chosen yet";
     var words = STATES[s.state] || [s.state || "unknown", ""];
+    if (s.state === "auth_error" && s.provider === "google") {
+      words = ["Cannot sign in", "Google no longer accepts calsync's access (expired or revoked): reconnect with “Switch account”, then “Connect Google Calendar”."];
+    }
     var stateEl = $("s-state");
     stateEl.textContent = words[0] + (words[1] ? " — " + words[1].charAt(0).toLowerCase() + words[1].slice(1) : "");
     stateEl.className = "state state-" + (s.state || "");
@@ -99,7 +102,9 @@
     if (s.last_error && s.state === "auth_error") lastError += " — reconnect your account.";
     $("s-last-error").textContent = lastError;
     $("auth-banner").hidden = s.state !== "auth_error";
-    $("auth-banner").textContent = "Sync has stopped: the calendar server does not accept your sign-in any more. Reconnect your account with “Switch account”.";
+    $("auth-banner").textContent = s.provider === "google"
+      ? "Sync has stopped: Google no longer accepts calsync's access to your calendar. Reconnect with “Switch account”, then “Connect Google Calendar”."
+      : "Sync has stopped: the calendar server does not accept your sign-in any more. Reconnect your account with “Switch account”.";
     var enabled = s.enabled !== false && s.state !== "paused";
     $("start").disabled = enabled;
     $("stop").disabled = !enabled;
