@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     sync_interval_seconds: int = 300
     sync_debounce_seconds: float = 1.0
+    # occurrences of one recurring series taken in per sync window (the rest is left out, logged)
+    max_occurrences_per_series: int = 500
     embedded_dav: bool = True
     runner: str = "embedded"  # "embedded" or "none"
     login_max_failures: int = 5

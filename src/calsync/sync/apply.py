@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from calsync.crm.errors import Conflict, CrmError
@@ -120,6 +121,14 @@ def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmSt
         except (CrmError, ValidationError) as exc:
             message = exc.message if isinstance(exc, CrmError) else "the event's data was not accepted by the CRM"
             summary.note("skip", _label(d), f"not taken in: {message}")
+        except SQLAlchemyError:
+            raise  # the transaction is unusable: the run ends (in a final state) and is retried
+        except Exception as exc:  # one bad item never stops the others
+            reason = f"not taken in: {unexpected(exc)}"
+            link = repo.find_link(session, account.id, d.key) if d.key is not None else None
+            if link is not None:
+                link.status, link.error = "error", reason
+            summary.note("error", _label(d), reason, activity_id=d.activity_id)
     for d in plan.decisions:
         if d.kind == "push_delete" and d.key is not None:
             link = _link(session, account, d.key, "crm", d.activity_id)
@@ -153,6 +162,8 @@ def _imports(session: Session, account: SyncAccount, owner: Any, decisions: list
                 batch.append((d, ActivityCreate(type=type_key, visibility=account.external_event_visibility, **values)))  # type: ignore[arg-type]
             except ValidationError:
                 summary.note("skip", _label(d), "not taken in: the event's data was not accepted by the CRM")
+            except Exception as exc:  # one bad item never stops the others
+                summary.note("error", _label(d), f"not taken in: {unexpected(exc)}")
         extras = [
             dict(origin="calendar", read_only=d.event.is_occurrence, series_uid=d.event.series_id, occurrence_id=d.event.recurrence_id or None)
             for d, _ in batch if d.event is not None
@@ -174,6 +185,13 @@ def _imports(session: Session, account: SyncAccount, owner: Any, decisions: list
                                    recurrence_id=d.key.recurrence_id, activity_id=result.id))
             summary.pulled += 1
         session.flush()
+
+
+def unexpected(exc: Exception) -> str:
+    """Plain words for an error no rule foresaw (kept short: it goes to the run log and the link)."""
+    text = getattr(exc, "reason", None) or getattr(exc, "message", None)  # worded for the log
+    # other exceptions: their kind only, since their text could quote an event's private lines
+    return f"an unexpected error: {text}"[:500] if isinstance(text, str) and text else f"an unexpected error ({type(exc).__name__})"
 
 
 def _label(d: Decision) -> str:
@@ -369,10 +387,12 @@ class Outbound:
             except (AuthError, RateLimited):
                 raise
             except ProviderError as exc:
-                if link is not None:
-                    link.status, link.error = "error", exc.message
-                    self._commit(session)
-                self.summary.note("error", f"activity {activity.id}", f"not written to the calendar: {exc.message}")
+                self._failed(session, account, activity, link, exc.message)
+                return
+            except SQLAlchemyError:
+                raise
+            except Exception as exc:  # one bad item never stops the others
+                self._failed(session, account, activity, link, unexpected(exc))
                 return
             _set_event_side(link, written, account.private_events)
             _set_crm_side(link, activity, repo.details_digest_of(session, account, activity), written=True)
@@ -380,6 +400,19 @@ class Outbound:
             self.summary.pushed += 1
         finally:
             session.close()
+
+    def _failed(self, session: Session, account: SyncAccount, activity: Activity, link: SyncLink | None, reason: str) -> None:
+        """A write the calendar refused (or that failed) shows on the item as `error` with the
+        reason, and in the run's log (an activity with no link yet finds its reason there)."""
+        message = f"not written to the calendar: {reason}"
+        activity_id, account_id = activity.id, account.id
+        key = EventKey(link.calendar_id, link.event_id, link.recurrence_id or "") if link is not None and link.id else None
+        session.rollback()
+        link = repo.find_link(session, account_id, key) if key is not None else None
+        if link is not None:
+            link.status, link.error = "error", message
+            self._commit(session)
+        self.summary.note("error", f"activity {activity_id}", message, activity_id=activity_id)
 
     def _create(self, session: Session, account: SyncAccount, event: Event, send: bool) -> Event:
         """Create, or adopt the event a crashed earlier create already made (same activity id)."""
@@ -417,12 +450,13 @@ class Outbound:
                 self.provider.delete_event(row.calendar_id, row.event_id, None)
         except (AuthError, RateLimited):
             raise
-        except ProviderError as exc:
+        except Exception as exc:  # any failure (a refusal or worse): this row waits, the others go on
+            message = exc.message if isinstance(exc, ProviderError) else unexpected(exc)
             row.attempts += 1
-            row.last_error = exc.message
+            row.last_error = message
             row.next_attempt_at = self.now + dt.timedelta(seconds=min(3600, 30 * 2 ** row.attempts))
             self._commit(session)
-            self.summary.note("error", "an event", f"could not be deleted yet (retried later): {exc.message}")
+            self.summary.note("error", "an event", f"could not be deleted yet (retried later): {message}")
             return True
         repo.drop_deleting_links(session, self.account_id, row.calendar_id, row.event_id)
         session.delete(row)

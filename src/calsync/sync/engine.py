@@ -37,6 +37,7 @@ HORIZON_DAYS = 365
 LOOKBACK = dt.timedelta(days=1)
 Opener = Callable[[SyncAccount], CalendarProvider]
 BUSY = "a sync of this account is already running"
+ORPHANED = "the process running this sync stopped before it finished"
 LEASE_POLL = 0.25  # seconds between tries while waiting for another process's run
 REMOVED = "the calendar connection was removed during the run"
 
@@ -105,6 +106,12 @@ class SyncEngine:
             account = session.get(SyncAccount, account_id)
             if account is None:
                 return RunSummary(account_id, status="missing", message="there is no such calendar connection")
+            # We hold the lease, so no other run of this account is alive: a run still marked
+            # running was left by a process that died, and is closed now.
+            if repo.close_orphaned_runs(session, account_id, self.clock(), ORPHANED) or account.state == "syncing":
+                if account.state == "syncing":
+                    account.state = "active"
+                self.commit(session)
             if not account.enabled:
                 return RunSummary(account_id, status="paused", message="sync is stopped: start it to sync again")
             if account.state == "auth_error":
@@ -129,13 +136,14 @@ class SyncEngine:
         if account.horizon_until is None or window.end - account.horizon_until > dt.timedelta(days=1):
             cursor = None  # the rolling horizon moved: list again so new occurrences come in
         try:
-            return self._list(provider, account.calendar_id or "", cursor, window)
+            return self._list(provider, account.calendar_id or "", cursor, window, summary)
         except CursorExpired:
             summary.note("skip", "calendar", "the calendar's sync cursor expired: a full resync was done")
-            return self._list(provider, account.calendar_id or "", None, window)
+            return self._list(provider, account.calendar_id or "", None, window, summary)
 
     @staticmethod
-    def _list(provider: CalendarProvider, calendar_id: str, cursor: str | None, window: Window) -> tuple[Pulled, str | None]:
+    def _list(provider: CalendarProvider, calendar_id: str, cursor: str | None, window: Window,
+              summary: RunSummary) -> tuple[Pulled, str | None]:
         events: list[Event] = []
         tombstones: list[EventKey] = []
         series: set[str] = set()
@@ -151,6 +159,8 @@ class SyncEngine:
             skipped.update(changes.skipped)
             if changes.members is not None:
                 members = (members or set()) | set(changes.members)
+            for item, message in changes.notes:
+                summary.note("skip", item, message)
             full = full and changes.full
             if changes.next_page is None:
                 return Pulled(events, tombstones, full, series, window, skipped, members), changes.cursor
@@ -200,10 +210,15 @@ class SyncEngine:
             # not a failure: the user changed the settings; the next run uses them
             summary.note("restart", "sync", str(exc))
             self._finish(summary, "restart", str(exc), now)
-        except Exception:
-            if self._exists(account_id):
-                raise
-            self._removed(summary)
+        except Exception as exc:
+            if not self._exists(account_id):
+                self._removed(summary)
+            else:
+                # Whatever went wrong, the run and the account end in a final state (never
+                # "running"/"syncing" for good) and the runner retries with backoff. The log line
+                # names the kind of error only: its text could quote an event's private lines.
+                log.exception("sync of account %s failed", account_id)
+                self._finish(summary, "provider_error", f"the sync stopped on an unexpected error ({type(exc).__name__})", now)
         finally:
             if provider is not None:
                 provider.close()
@@ -268,7 +283,10 @@ class SyncEngine:
                 (d.key.calendar_id, d.key.event_id) for d in plan.decisions
                 if d.kind in ("trash_activity", "drop_link") and d.key is not None and d.key.recurrence_id})
             account.cursor = cursor if complete else None  # events left out come back with a full listing
-            account.horizon_until = pulled.window.end
+            if pulled.full:
+                # The horizon is where the last complete listing reached: moving it on every
+                # incremental run would keep the one-day threshold from ever being reached.
+                account.horizon_until = pulled.window.end
             account.pending_deletions = None
             if everything:
                 account.evaluated_settings_version = account.settings_version

@@ -122,3 +122,4 @@ class ChangeSet:
     complete_series: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (item id, reason)
     members: list[str] | None = None
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (item label, message) for the run log, e.g. a series cut

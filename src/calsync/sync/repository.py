@@ -322,6 +322,16 @@ def new_run(session: Session, account: SyncAccount, trigger: str, now: dt.dateti
     return run
 
 
+def close_orphaned_runs(session: Session, account_id: int, now: dt.datetime, reason: str) -> int:
+    """Closes the account's runs still marked running (call it only while holding the lease:
+    then no such run is alive, its process died). Returns how many were closed."""
+    runs = list(session.scalars(select(SyncRun).where(SyncRun.account_id == account_id, SyncRun.status == "running")))
+    for run in runs:
+        run.status, run.error, run.finished_at = "abandoned", reason, now
+        run.entries = list(run.entries or []) + [{"kind": "error", "item": "sync", "message": reason}]
+    return len(runs)
+
+
 def recent_runs(session: Session, account_id: int, limit: int = 20) -> list[SyncRun]:
     return list(
         session.scalars(select(SyncRun).where(SyncRun.account_id == account_id).order_by(SyncRun.id.desc()).limit(limit))

@@ -19,10 +19,15 @@ class RunSummary:
     message: str | None = None
     run_id: int | None = None
     retry_after: float | None = None
-    entries: list[dict[str, str]] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
 
-    def note(self, kind: str, item: str, message: str) -> None:
-        self.entries.append({"kind": kind, "item": item, "message": message})
+    def note(self, kind: str, item: str, message: str, *, activity_id: int | None = None) -> None:
+        """One log entry; `activity_id` names the activity an error is about (its sync status
+        shows the reason even when it has no link yet, such as a create the calendar refused)."""
+        entry: dict[str, Any] = {"kind": kind, "item": item, "message": message}
+        if activity_id is not None:
+            entry["activity_id"] = activity_id
+        self.entries.append(entry)
         if kind == "conflict":
             self.conflicts += 1
         elif kind == "skip":

@@ -2,7 +2,9 @@
 
 An activity of a user with an enabled SyncAccount is `synced` when a linked SyncLink has
 `synced_version == activity.version`, `pending` when there is no link yet or the versions differ,
-`error` when the link's status is "error" (reason = link.error), `not_synced` when it is CRM-born
+`error` when the link's status is "error" (reason = link.error), or when it has no link and the
+account's last finished run failed to write it (reason from that run's log: a create the calendar
+refused, retried on every run), `not_synced` when it is CRM-born
 and its type is not in the account's push_types (None = all types), or when it has no link and is
 already over (past items are never pushed); `no_account` when the owner
 has no (enabled) account. Computed in batch: one query for accounts, one for links, per page.
@@ -17,13 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from calsync.crm.schemas import SyncInfo
-from calsync.store.tables import Activity, SyncAccount, SyncLink
+from sqlalchemy import func
+
+from calsync.store.tables import Activity, SyncAccount, SyncLink, SyncRun
 
 _LINK_PRIORITY = {"error": 0, "linked": 1}
 
 
 def status_for(
-    activity: Activity, type_key: str, account: SyncAccount | None, link: SyncLink | None
+    activity: Activity, type_key: str, account: SyncAccount | None, link: SyncLink | None,
+    failure: str | None = None,
 ) -> SyncInfo:
     """The rule itself, for one activity, its owner's account and its (best) link."""
     if account is None:
@@ -37,6 +42,8 @@ def status_for(
         return SyncInfo(status="error", reason=link.error or "the last sync of this activity failed", **where)
     if link is not None and link.status == "linked" and link.synced_version == activity.version:
         return SyncInfo(status="synced", **where)
+    if link is None and failure:
+        return SyncInfo(status="error", reason=failure, **where)
     ended = _latest_end(activity)
     if link is None and ended is not None and ended <= dt.datetime.now(dt.timezone.utc):
         # the engine never sends an item that is already over
@@ -81,10 +88,29 @@ def sync_infos(
                 continue
             if current is None or _LINK_PRIORITY.get(link.status, 2) < _LINK_PRIORITY.get(current.status, 2):
                 links[link.activity_id] = link
+    failures = _write_failures(session, [account.id for account in accounts.values()]) if with_account else {}
     no_account = SyncInfo(status="no_account")  # the common case, built once per page
     return {
-        a.id: status_for(a, type_keys.get(a.type_id, ""), accounts[a.owner_id], links.get(a.id))
+        a.id: status_for(a, type_keys.get(a.type_id, ""), accounts[a.owner_id], links.get(a.id), failures.get(a.id))
         if a.owner_id in accounts else no_account
         for a in items
     }
 
+
+
+def _write_failures(session: Session, account_ids: list[int]) -> dict[int, str]:
+    """Activity id -> reason, from the error entries of each account's last finished run (one
+    query). Writes that failed before an activity had a link leave their reason only there."""
+    if not account_ids:
+        return {}
+    last = (
+        select(func.max(SyncRun.id))
+        .where(SyncRun.account_id.in_(account_ids), SyncRun.status != "running")
+        .group_by(SyncRun.account_id)
+    )
+    found: dict[int, str] = {}
+    for run in session.scalars(select(SyncRun).where(SyncRun.id.in_(last))):
+        for entry in run.entries or []:
+            if entry.get("kind") == "error" and isinstance(entry.get("activity_id"), int):
+                found[entry["activity_id"]] = str(entry.get("message") or "the last sync of this activity failed")
+    return found

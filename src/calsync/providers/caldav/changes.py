@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 from calsync.providers.caldav import davxml
 from calsync.providers.caldav.davxml import CALDAV, CS, DAV, tag
 from calsync.providers.caldav.http import DavClient
-from calsync.providers.caldav.objects import expand
+from calsync.providers.caldav.objects import MAX_OCCURRENCES, expand
 from calsync.sync.model import ChangeSet, EventKey
 from calsync.sync.provider import CursorExpired, ProviderError, Window
 
@@ -52,6 +52,7 @@ class Lister:
     page_size: int = 1000
     use_sync_collection: bool | None = None  # None: find out (and remember) on first use
     capabilities: dict[str, bool] = field(default_factory=dict)
+    max_occurrences: int = MAX_OCCURRENCES  # per series (CALSYNC_MAX_OCCURRENCES_PER_SERIES)
 
     # -------------------------------------------------------------- entry point
 
@@ -209,7 +210,11 @@ class Lister:
                     result.complete_series.append(href)
                 continue
             etag = item.text(tag(DAV, "getetag"))
-            expanded = expand(calendar_url, href, etag, data, window)
+            expanded = expand(calendar_url, href, etag, data, window, self.max_occurrences)
+            if expanded.cut and expanded.events:
+                first = expanded.events[0]
+                label = "a private event" if first.is_private else f"event \"{first.summary[:80]}\""
+                result.notes.append((label, expanded.cut))
             if expanded.skipped:
                 result.skipped.append((href, expanded.skipped))
                 continue

@@ -20,6 +20,12 @@ ACTIVITY_PROP = "X-CALSYNC-ACTIVITY-ID"
 # Marks the ORGANIZER line naming the account itself, which we add when we write attendees (RFC
 # 5545 wants an ORGANIZER on every event with attendees); it is not read back as an attendee.
 OWN_ORGANIZER_PARAM = "X-CALSYNC-ACCOUNT"
+# Zero-length timed items (calls, tasks, deadlines) are written as DTSTART + DURATION:PT1M with
+# this marker: some servers refuse DTEND == DTSTART (RFC 5545 allows it). Read back, a marked
+# event still lasting exactly ZERO_PAD is zero-length again; one given another length by the
+# user in their calendar app keeps that length (the marker is then dropped on our next write).
+ZERO_PROP = "X-CALSYNC-REAL-DURATION"
+ZERO_PAD = dt.timedelta(minutes=1)
 PRODID = "-//calsync//calsync CalDAV provider//EN"
 MAX_TEXT = 100_000  # characters in SUMMARY/DESCRIPTION/LOCATION before we refuse an item
 MAX_OBJECT = 2_000_000  # bytes of one calendar object before we refuse it
@@ -188,6 +194,8 @@ def to_event(
         end = component.end if ("DTEND" in component or "DURATION" in component) else start
         if not isinstance(end, dt.datetime):
             raise Unmappable("the event mixes a date-time start with an all-day end")
+        if ZERO_PROP in component and end - start == ZERO_PAD:
+            end = start  # our padding of a zero-length item (see ZERO_PROP)
         event.timezone = zone_name(start)
         event.floating = start.tzinfo is None  # local time: the engine reads it in the owner's zone
         event.start, event.end = _aware(start), _aware(end)
@@ -356,11 +364,15 @@ def apply(component: icalendar.cal.Component, event: Event, *, send_invitations:
     _set_text(component, "DESCRIPTION", event.description)
     _set_text(component, "LOCATION", event.location)
     if not _same_times(component, event):
-        for name in ("DTSTART", "DTEND", "DURATION"):
+        for name in ("DTSTART", "DTEND", "DURATION", ZERO_PROP):
             component.pop(name, None)
         start, end = _times(event)
         component.add("DTSTART", start)
-        component.add("DTEND", end)
+        if not event.all_day and end == start:
+            component.add("DURATION", ZERO_PAD)
+            component.add(ZERO_PROP, "PT0S")
+        else:
+            component.add("DTEND", end)
         sequence = int(component.get("SEQUENCE", 0) or 0)
         component.pop("SEQUENCE", None)
         component.add("SEQUENCE", sequence + 1)

@@ -9,8 +9,11 @@ repeated after a crash cannot duplicate (412 -> AlreadyExists). Updates and dele
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from urllib.parse import urljoin
 
+from calsync.config import get_settings
 from calsync.providers.caldav import davxml, discovery, ical
 from calsync.providers.caldav.changes import Lister, norm, wire
 from calsync.providers.caldav.davxml import CALDAV, DAV, tag
@@ -20,6 +23,16 @@ from calsync.sync.model import CalendarInfo, ChangeSet, Event
 from calsync.sync.provider import AlreadyExists, EventNotFound, PreconditionFailed, ProviderError, Window
 
 DEFAULT_HORIZON = dt.timedelta(days=365)
+
+
+def server_words(body: str, limit: int = 300) -> str:
+    """The readable text of an error body (plain text, HTML or a DAV:error document): tags
+    become spaces, an XML declaration is dropped, whitespace collapses."""
+    text = re.sub(r"<\?xml[^>]*\?>", " ", body or "")
+    text = re.sub(r"<([A-Za-z][\w.-]*:)?([\w-]+)\s*/>", r" \2 ", text)  # empty elements name the condition
+    text = re.sub(r"<[^>]+>", " ", text)
+    text = " ".join(html.unescape(text).split())
+    return text[:limit]
 
 
 class CalDavProvider:
@@ -41,6 +54,7 @@ class CalDavProvider:
         chosen_calendar: str | None = None,
         own_address: str | None = None,
         guarded: bool = False,
+        max_occurrences: int | None = None,
     ) -> None:
         self.url = url
         self.own_address = own_address  # the account's e-mail: ORGANIZER of events we give attendees
@@ -48,6 +62,9 @@ class CalDavProvider:
         self.home_url = home_url
         self.client = DavClient(url, username, password, counter=counter, timeout=timeout, guarded=guarded)
         self.lister = Lister(self.client, page_size=page_size, use_sync_collection=use_sync_collection)
+        if max_occurrences is None:
+            max_occurrences = get_settings().max_occurrences_per_series
+        self.lister.max_occurrences = self.max_occurrences = max(1, max_occurrences)
         self.window: Window | None = None
         self._prefetched: dict[str, tuple[str, str | None]] = {}  # href -> (text, etag)
 
@@ -112,7 +129,7 @@ class CalDavProvider:
         if found is None:
             return []
         text, etag = found
-        expanded = expand(calendar_id, norm(event_id), etag, text, self._window())
+        expanded = expand(calendar_id, norm(event_id), etag, text, self._window(), self.max_occurrences)
         if expanded.skipped:
             raise ProviderError(f"the event {event_id} cannot be read: {expanded.skipped}")
         return expanded.events
@@ -225,13 +242,15 @@ class CalDavProvider:
         self._expect_write(response, "delete", href)
 
     def _expect_write(self, response: object, what: str, href: str) -> None:
+        """A refused write says what the server said (its words reach the item and the run log)."""
         code = getattr(response, "status_code", 0)
         if code in (200, 201, 204):
             return
-        if code == 403:
-            raise ProviderError(f"the calendar server does not allow this {what} ({href}): is the calendar read-only?")
-        text = getattr(response, "text", "")[:200]
-        raise ProviderError(f"the calendar server refused the {what} of {href} (HTTP {code}): {text}")
+        words = server_words(getattr(response, "text", ""))
+        said = f": the server says \"{words}\"" if words else ""
+        if code == 403 and not words:
+            raise ProviderError(f"the calendar server does not allow this {what} ({href}, HTTP 403): is the calendar read-only?")
+        raise ProviderError(f"the calendar server refused the {what} of {href} (HTTP {code}){said}")
 
     def _written(self, event: Event, href: str, uid: str | None, etag: str | None, text: str) -> Event:
         expanded = expand(event.calendar_id, href, etag, text, self._window())
