@@ -18,7 +18,8 @@ from tests.web.conftest import CHROMIUM_ARGS, sign_in
 from tests.web.helpers import add_activity
 
 PAGES = ["/login", "/calendar", "/activities", "/activities/new", "/settings/calendar-sync",
-         "/admin/activity-types", "/logout", "/docs"]
+         "/admin/activity-types", "/deals", "/deals/new", "/persons", "/persons/new", "/organizations",
+         "/organizations/new", "/logout", "/docs"]
 
 
 @pytest.fixture

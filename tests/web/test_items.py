@@ -224,6 +224,8 @@ def test_editor_type_ahead_picks_a_deal_from_many(page: Page, live_url: str, peo
     wanted = add_item(context, alice, "deal", title="Zenith contract")
     own_only = add_item(context, alice, "deal", title="Zenith side deal", visibility="owner")
 
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     sign_in(page, live_url, "alice@acme.test")
     page.goto(live_url + "/activities/new")
     page.get_by_label("Subject").fill("Zenith kick-off")
@@ -255,3 +257,4 @@ def test_editor_type_ahead_picks_a_deal_from_many(page: Page, live_url: str, peo
     page.goto(live_url + f"/deals/{wanted}")
     expect(page.locator("#item-activities")).to_contain_text("Zenith kick-off")
     expect(page.locator("#item-activities")).not_to_contain_text("Side talk")
+    assert not violations, violations  # the pickers run under the strict policy (own script files only)
