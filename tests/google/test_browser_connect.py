@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from tests.conftest import People
 from tests.google.conftest import App
 from tests.support.google_emulator import USERS
-from tests.web.conftest import browser, browser_context, page, shoot, sign_in  # noqa: F401  (fixtures)
+from tests.web.conftest import browser_context, page, shoot, sign_in  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
