@@ -250,12 +250,19 @@ def update_settings(session: Session, box: SecretBox, user: User, body: dict[str
     return account
 
 
+# the states a stop turns into "paused" (the others need the user: reconnect, confirm deletions)
+STOPPED_FROM = ("active", "syncing", "provider_error")
+
+
 def set_enabled(session: Session, user: User, enabled: bool) -> SyncAccount:
+    """Stop or start. Holds the account row like the other settings changes, so a run's final
+    state write and this never interleave: whoever comes second sees the other's commit."""
     account = get_account(session, user)
+    repo.lock_account(session, account)
     account.enabled = enabled
     if enabled and account.state == "paused":
         account.state = "active"
-    if not enabled and account.state in ("active", "syncing", "provider_error"):
+    if not enabled and account.state in STOPPED_FROM:
         account.state = "paused"
     session.flush()
     return account

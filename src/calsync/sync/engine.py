@@ -23,7 +23,7 @@ from calsync.store.tables import SyncAccount, SyncRun
 from calsync.sync import registry
 from calsync.sync import repository as repo
 from calsync.sync import series
-from calsync.sync.accounts import credentials
+from calsync.sync.accounts import STOPPED_FROM, credentials
 from calsync.sync.apply import Outbound, SettingsMoved, apply_inbound, hold_settings
 from calsync.sync.lease import Lease
 from calsync.sync.mapping import read_floating
@@ -106,12 +106,14 @@ class SyncEngine:
             account = session.get(SyncAccount, account_id)
             if account is None:
                 return RunSummary(account_id, status="missing", message="there is no such calendar connection")
+            repo.lock_account(session, account)  # a stop committed meanwhile is seen: no run starts
             # We hold the lease, so no other run of this account is alive: a run still marked
             # running was left by a process that died, and is closed now.
             if repo.close_orphaned_runs(session, account_id, self.clock(), ORPHANED) or account.state == "syncing":
                 if account.state == "syncing":
-                    account.state = "active"
+                    account.state = "active" if account.enabled else "paused"
                 self.commit(session)
+                repo.lock_account(session, account)
             if not account.enabled:
                 return RunSummary(account_id, status="paused", message="sync is stopped: start it to sync again")
             if account.state == "auth_error":
@@ -340,10 +342,15 @@ class SyncEngine:
             if account is None:  # disconnected during the run (its runs went with it)
                 self._removed(summary)
                 return
+            # held (and reloaded) before the state is written: a stop committed meanwhile is seen
+            # and kept, never overwritten with "active" (set_enabled holds the row the same way)
+            repo.lock_account(session, account)
             run = session.get(SyncRun, summary.run_id) if summary.run_id else None
             if account is not None:
                 states = {"ok": "active", "retry": "active", "restart": "active"}
                 account.state = states.get(status, status)
+                if not account.enabled and account.state in STOPPED_FROM:
+                    account.state = "paused"
                 if status == "ok":
                     account.last_success_at = now
                 elif status != "restart":
