@@ -423,6 +423,7 @@ class Outbound:
             found = self.provider.find_by_activity_id(event.calendar_id, event.activity_uuid)
             if found is None:
                 raise ProviderError("the calendar reports the event exists but cannot find it") from None
+            hold_settings(session, account.id, self.settings_version)  # the account row before links (lock order)
             repo.drop_outbox_for(session, account.id, found.calendar_id, found.event_id)
             repo.drop_deleting_links(session, account.id, found.calendar_id, found.event_id)
             session.flush()
@@ -458,6 +459,8 @@ class Outbound:
             self._commit(session)
             self.summary.note("error", "an event", f"could not be deleted yet (retried later): {message}")
             return True
+        # the account row first, then links and the outbox row: the order every writer keeps
+        hold_settings(session, self.account_id, self.settings_version)
         repo.drop_deleting_links(session, self.account_id, row.calendar_id, row.event_id)
         session.delete(row)
         self._commit(session)
