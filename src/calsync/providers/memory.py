@@ -107,6 +107,7 @@ class _Item:
     single: Event | None = None
     series: Series | None = None
     deleted: bool = False
+    unreadable: str | None = None  # why the stored object cannot be read (listed in ChangeSet.skipped)
 
 
 @dataclass
@@ -222,7 +223,7 @@ class MemoryCalendarServer:
         if item is None or item.deleted:
             item = _Item(event_id=event_id, etag="", seq=0)
             calendar.items[event_id] = item
-        item.deleted = False
+        item.deleted, item.unreadable = False, None
         if series is not None:
             series.base = replace(event, series_id=event_id)
             item.series, item.single = series, None
@@ -273,6 +274,21 @@ class MemoryCalendarServer:
                 item.deleted = True
                 self._stamp(item)
 
+    def user_break(self, account: str, calendar_id: str, event_id: str, reason: str = "the event ends before it starts") -> None:
+        """Another app stores something we cannot read over this event (an unknown TZID, end
+        before start, ...): listings name it in `ChangeSet.skipped` until it is written again."""
+        with self._lock:
+            item = self._calendar(account, calendar_id).items.get(event_id)
+            if item is not None and not item.deleted:
+                item.unreadable = reason
+                self._stamp(item)
+
+    def unreadable(self, account: str, calendar_id: str = "primary") -> dict[str, str]:
+        """Event id -> reason for every stored object that cannot be read."""
+        with self._lock:
+            items = self._calendar(account, calendar_id).items.values()
+            return {i.event_id: i.unreadable for i in items if i.unreadable and not i.deleted}
+
     def user_touch(self, account: str, calendar_id: str, event_id: str) -> None:
         """A new etag with no edit (alarm acknowledged): must not count as a change."""
         with self._lock:
@@ -293,7 +309,7 @@ class MemoryCalendarServer:
 
 
 def _expand(item: _Item, window: Window, *, all_singles: bool = False) -> list[Event]:
-    if item.deleted:
+    if item.deleted or item.unreadable:
         return []
     if item.single is not None:
         if all_singles or _instance_end(item.single) > window.start:
@@ -352,6 +368,9 @@ class MemoryProvider:
                 if item.deleted:
                     if cursor is not None:
                         result.deleted.append(EventKey(calendar_id, item.event_id, ""))
+                    continue
+                if item.unreadable:
+                    result.skipped.append((item.event_id, item.unreadable))
                     continue
                 result.events.extend(copy.deepcopy(_expand(item, window, all_singles=cursor is not None)))
                 if item.series is not None:
@@ -429,6 +448,8 @@ class MemoryProvider:
         with self.server._lock:
             self._call("get_event")
             item = self._item(calendar_id, event_id)
+            if item is not None and item.unreadable:
+                raise ProviderError(f"the event {event_id} cannot be read: {item.unreadable}")
             now = self.server.clock()
             window = Window(now - dt.timedelta(days=3650), now + dt.timedelta(days=3650))
             result = copy.deepcopy(_expand(item, window, all_singles=True)) if item else []
@@ -440,7 +461,7 @@ class MemoryProvider:
             self._call("find_by_activity_id")
             found = None
             for item in self.server._calendar(self.account, calendar_id).items.values():
-                if not item.deleted and item.single is not None and item.single.activity_uuid == activity_uuid:
+                if not item.deleted and not item.unreadable and item.single is not None and item.single.activity_uuid == activity_uuid:
                     found = copy.deepcopy(item.single)
                     break
         self.server._after("find_by_activity_id")
