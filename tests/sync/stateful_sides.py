@@ -300,7 +300,10 @@ class DavSide(Side):
             inner.lister.page_size = size  # type: ignore[attr-defined]
 
     def expire_cursors(self) -> None:
-        self.dav.expire("")
+        try:
+            self.dav.expire("")
+        except FileNotFoundError:
+            pass  # no sync token handed out yet
 
     def close(self) -> None:
         self.dav.close()
