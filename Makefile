@@ -23,7 +23,7 @@ test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
 soak: $(STAMP)
-	CALSYNC_SOAK_EXAMPLES=10000 $(BIN)/python -m pytest tests/sync/test_stateful.py -q
+	CALSYNC_SOAK_EXAMPLES=10000 CALSYNC_SOAK_DAV_EXAMPLES=1000 $(BIN)/python -m pytest tests/sync/test_stateful.py -q
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[test,bench]"

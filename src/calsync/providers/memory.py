@@ -13,7 +13,9 @@ weekly, with moved and cancelled occurrences) are expanded within the window; pr
 confidential flags; creates use an id derived from our activity id, so a repeated create raises
 AlreadyExists. Faults on demand: `server.fail(kind, times=1, method=None)` with kind "5xx",
 "429", "timeout", "auth"; `server.revoke(account)` makes every call an auth error until
-`server.grant(account)`. `server.requests` counts calls per method.
+`server.grant(account)`. `server.requests` counts calls per method. `user_break()` stores an
+object that cannot be read over an event: listings name it in `ChangeSet.skipped` until it is
+written again (`server.unreadable()` lists them).
 
 The `user_*` methods act as the person editing the calendar in another app (no preconditions).
 """
