@@ -242,6 +242,11 @@ def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision
         if d.event is not None:
             _set_event_side(link, d.event, mode)
         activity = session.get(Activity, d.activity_id) if d.activity_id else None
+        seen = crm.linked.get(d.activity_id) if d.activity_id else None
+        if activity is not None and seen is not None and activity.version != seen.version:
+            # another request edited the activity after this run's snapshot: that edit was not
+            # weighed, so the CRM side stays unsynced and the next run pushes it
+            activity = None
         if activity is not None and d.reason != "keep_crm_hash":
             if d.reason == "version_only":
                 link.synced_version = activity.version
