@@ -45,7 +45,8 @@ class Side:
     def delete(self, event_id: str) -> None:
         raise NotImplementedError
 
-    def touch(self, event_id: str) -> None:
+    def touch(self, event_id: str) -> dt.datetime:
+        """A new etag and modification time, no edit (an alarm acknowledged); returns the time."""
         raise NotImplementedError
 
     def break_(self, event_id: str) -> None:
@@ -107,8 +108,10 @@ class MemorySide(Side):
     def delete(self, event_id: str) -> None:
         self.server.user_delete(self.account, self.calendar_id, event_id)
 
-    def touch(self, event_id: str) -> None:
+    def touch(self, event_id: str) -> dt.datetime:
         self.server.user_touch(self.account, self.calendar_id, event_id)
+        current = self._current(event_id)
+        return current.updated if current is not None and current.updated else dt.datetime.now(UTC)
 
     def break_(self, event_id: str) -> None:
         self.server.user_break(self.account, self.calendar_id, event_id)
@@ -235,12 +238,14 @@ class DavSide(Side):
     def delete(self, event_id: str) -> None:
         self.http.delete(self._url(event_id))
 
-    def touch(self, event_id: str) -> None:
+    def touch(self, event_id: str) -> dt.datetime:
+        now = dt.datetime.now(UTC).replace(microsecond=0)
         cal = self._get(event_id)
         if cal is not None:
             for component in cal.walk("VEVENT"):
-                self._stamp(component, dt.datetime.now(UTC).replace(microsecond=0))
+                self._stamp(component, now)
             self._put(event_id, cal)
+        return now
 
     def break_(self, event_id: str) -> None:
         cal = self._get(event_id)

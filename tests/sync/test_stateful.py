@@ -554,10 +554,16 @@ class SyncMachine(RuleBasedStateMachine):
         item = self._pick(i, lambda x: self._has_event(x) and not x.unreadable)
         if item is not None:
             assert item.event_id is not None
-            self.side.touch(item.event_id)
-            item.listing_due = True
+            self._touch(item)
 
     @precondition(lambda self: enabled("unreadable"))
+    def _touch(self, item: Item) -> None:
+        """The event's modification time moves without an edit. The documented rule compares the
+        provider's modification time, so for a conflict the calendar side is now the newer."""
+        assert item.event_id is not None
+        item.cal_stamp = self.side.touch(item.event_id)
+        item.listing_due = True
+
     @rule(i=idx)
     def cal_break(self, i: int) -> None:
         """Another app stores an object the provider cannot read over an event."""
@@ -747,8 +753,7 @@ class SyncMachine(RuleBasedStateMachine):
                 self._hooked = True
                 for item in self.model.items.values():
                     if item.event_id and item.cal is not None and not item.unreadable and not item.retired:
-                        self.side.touch(item.event_id)
-                        item.listing_due = True
+                        self._touch(item)
                 self.faults.hook = hook
 
         self.faults.hook = hook
