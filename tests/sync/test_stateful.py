@@ -556,7 +556,6 @@ class SyncMachine(RuleBasedStateMachine):
             assert item.event_id is not None
             self._touch(item)
 
-    @precondition(lambda self: enabled("unreadable"))
     def _touch(self, item: Item) -> None:
         """The event's modification time moves without an edit. The documented rule compares the
         provider's modification time, so for a conflict the calendar side is now the newer."""
@@ -564,6 +563,7 @@ class SyncMachine(RuleBasedStateMachine):
         item.cal_stamp = self.side.touch(item.event_id)
         item.listing_due = True
 
+    @precondition(lambda self: enabled("unreadable"))
     @rule(i=idx)
     def cal_break(self, i: int) -> None:
         """Another app stores an object the provider cannot read over an event."""
