@@ -105,6 +105,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.checked_runs = 0
         self.connected = False
         self.switched = False
+        self.rewrite_due = False  # a settings change makes the next run rewrite every event
 
     # ------------------------------------------------------------------ seams
 
@@ -252,6 +253,7 @@ class SyncMachine(RuleBasedStateMachine):
             self._learn(item, crm, trashed, cal, clean and not guarded)
         if clean and not guarded:
             self.model.full_listing_due = False
+            self.rewrite_due = False
             self._check_generic(now)
         self.checked_runs += 1
 
@@ -276,7 +278,12 @@ class SyncMachine(RuleBasedStateMachine):
             if self.model.masked(item, item.crm) == self.model.masked(item, item.cal) or complete:
                 item.linked, item.agreed = True, item.crm
                 item.cal_private_synced = item.cal.private
-                item.cal_forced = False
+                item.cal_forced, item.uncertain = False, False
+            elif was_linked and self.model.masked(item, item.crm) != self.model.masked(item, item.agreed) \
+                    and self.model.masked(item, item.cal) != self.model.masked(item, item.agreed):
+                # a conflict met a failed run: the run may have recorded one side as seen, so
+                # either side's content may win later
+                item.uncertain = True
             elif not was_linked:
                 # pushed or imported by a run that a person's edit overtook: joined at what was written
                 item.linked, item.agreed = True, item.cal
@@ -287,8 +294,6 @@ class SyncMachine(RuleBasedStateMachine):
             elif item.crm is None and item.cal is not None and complete:
                 item.linked, item.refused_import = False, True  # trashed, its event left alone
             elif item.cal is None and complete:
-                item.linked = False
-            elif item.origin == "crm" and item.cal is None:
                 item.linked = False
         if complete:
             item.listing_due = False
@@ -566,6 +571,8 @@ class SyncMachine(RuleBasedStateMachine):
         """Another app stores an object the provider cannot read over an event."""
         # a synced pair with nothing to write: otherwise the engine must write to the unreadable
         # object (or delete it) and rightly reports that it cannot
+        if self.rewrite_due:
+            return
         item = self._pick(i, lambda x: self._has_event(x) and not x.unreadable and x.linked and x.owner == "a"
                           and x.crm is not None and self.model.masked(x, x.crm) == self.model.masked(x, x.agreed))
         if item is not None:
@@ -627,6 +634,10 @@ class SyncMachine(RuleBasedStateMachine):
             "details_on": {"include_details": True}, "details_off": {"include_details": False}, "import_lunch": {"import_type": "lunch"},
         }[choice]
         s = self.model.settings
+        if "include_details" in values:
+            if any(i.unreadable for i in self.model.items.values()):
+                return  # every event is rewritten: an unreadable one would rightly be an error
+            self.rewrite_due = True
         if "sync_type" in values and (values["sync_type"] == "two_way") != s.two_way:
             s.two_way = values["sync_type"] == "two_way"
             self.model.full_listing_due = True
@@ -805,7 +816,8 @@ class SyncMachine(RuleBasedStateMachine):
         self.side.expire_cursors()
         self.faults.drop = count
         self.offset += dt.timedelta(minutes=61)
-        self._run()
+        self._hooked = True  # what was left out may come in later; what is there must not go
+        self._run_faulty()
 
     @rule()
     def expire_cursor(self) -> None:
