@@ -185,12 +185,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--pushes", type=int, default=1000)
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument("--sides", default="google,radicale", help="which sides to run (google, radicale)")
     args = parser.parse_args()
     os.environ.setdefault("CALSYNC_TEST_PROVIDERS", "1")
     folder = tempfile.mkdtemp(prefix="calsync-bench-google-")
     rows: list[dict[str, Any]] = []
-    for make in (GoogleSide, RadicaleSide):
-        side = make()
+    makers = {"google": GoogleSide, "radicale": RadicaleSide}
+    for name in args.sides.split(","):
+        side = makers[name.strip()]()
         try:
             rows += run(side, args.events, args.pushes, folder)
         finally:

@@ -41,6 +41,9 @@ def test_sync_both_ways_then_a_revoked_grant_shows_the_banner(app: App, people: 
     page.get_by_role("link", name="Connect Google Calendar").click()
     page.locator("li", has_text=USERS[0]).get_by_role("button", name="Allow").click()
     page.wait_for_url(app.base + "/settings/calendar-sync*")
+    expect(page.locator("#s-state")).to_contain_text("Choose a calendar")
+    page.locator("#f-calendar").select_option(USERS[0])
+    expect(page.locator("#s-state")).to_contain_text("Active")
     start = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).replace(microsecond=0)
     app.emulator.client(USERS[0]).post(f"/calendars/{USERS[0]}/events", json={
         "summary": "Dentist", "start": {"dateTime": start.isoformat()},

@@ -34,6 +34,16 @@ def test_allow_connects_the_account_with_encrypted_tokens_and_pkce(app: App, peo
     calendars = browser.get("/api/v1/calendar-sync/calendars").json()["data"]
     assert [(c["id"], c["writable"], c["primary"]) for c in calendars] == [(USERS[0], True, True)]
 
+    # connected, but no calendar chosen yet: nothing syncs until the user picks one
+    assert account.calendar_id is None and account.state == "choose_calendar"
+    with httpx.Client(base_url=app.base, timeout=30, headers=people.headers("ann@example.com")) as api:
+        assert api.get("/api/v1/calendar-sync").json()["data"]["state"] == "choose_calendar"
+        assert api.post("/api/v1/calendar-sync/sync?wait=true").json()["data"]["status"] == "paused"
+        chosen = api.patch("/api/v1/calendar-sync", json={"calendar_id": USERS[0]})
+        assert chosen.status_code == 200, chosen.text
+        assert chosen.json()["data"]["state"] == "active" and chosen.json()["data"]["calendar_id"] == USERS[0]
+        assert api.post("/api/v1/calendar-sync/sync?wait=true").json()["data"]["status"] == "ok"
+
 
 def test_a_callback_for_another_user_or_a_wrong_state_is_refused(app: App, people: People) -> None:
     people.add("ann@example.com")

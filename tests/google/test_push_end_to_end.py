@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -54,6 +55,9 @@ def test_a_change_in_google_reaches_the_crm_by_push(app: App, people: People) ->
     uid = people.add("ann@example.com")
     browser = app.browser("ann@example.com")
     assert follow_consent(app, browser).status_code == 303
+    api = {"X-Api-Token": people.tokens["ann@example.com"]}
+    with httpx.Client(base_url=app.base, timeout=30, headers=api) as client:
+        assert client.patch("/api/v1/calendar-sync", json={"calendar_id": USERS[0]}).status_code == 200
     channel = wait_until(lambda: channel_of(app, uid))
     assert channel is not None and channel["calendar_id"] == USERS[0]
     app.emulator.post("/notifications/settle")
@@ -74,7 +78,6 @@ def test_a_change_in_google_reaches_the_crm_by_push(app: App, people: People) ->
         "X-Goog-Channel-Token": "guessed", "X-Goog-Resource-State": "exists"})
     assert forged.status_code == 403
 
-    api = {"X-Api-Token": people.tokens["ann@example.com"]}
     mark = app.emulator.requests()[-1]["seq"]
     gone = browser.delete("/api/v1/calendar-sync", headers=api)
     assert gone.status_code == 200, gone.text

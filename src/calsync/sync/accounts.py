@@ -123,11 +123,14 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
     if account.id is not None:
         repo.delete_links(session, account.id)
     account.provider, account.account_name = provider, name
-    account.calendar_id = choice.id if choice else None
-    account.calendar_name = choice.name if choice else None
+    # An OAuth connect ("choose_calendar") lands without a calendar: the user picks one (PATCH
+    # calendar_id) and only then does the first sync start; a remembered one is taken back.
+    choose = bool(params.get("choose_calendar")) and not wanted
+    account.calendar_id = choice.id if choice and not choose else None
+    account.calendar_name = choice.name if choice and not choose else None
     explicit = bool(wanted or params.get("calendar"))
     _restore(session, account, user, calendars if not explicit else [])
-    account.state = "active"
+    account.state = "choose_calendar" if choose and not account.calendar_id else "active"
     account.cursor = account.horizon_until = None
     account.pending_deletions = None
     account.settings_version = (account.settings_version or 1) + 1
@@ -215,6 +218,8 @@ def update_settings(session: Session, box: SecretBox, user: User, body: dict[str
     if chosen is not None and chosen["id"] != account.calendar_id:
         repo.delete_links(session, account.id)
         account.calendar_id, account.calendar_name = chosen["id"], chosen["name"]
+        if account.state == "choose_calendar":
+            account.state = "active"  # the calendar is chosen: the first sync can start
         resync = True
     if "import_type" in values:
         type_by_key(session, user.company_id, values["import_type"], field="import_type")
