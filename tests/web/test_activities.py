@@ -96,7 +96,7 @@ def test_create_activity_and_find_it_in_calendar_and_list_with_sync_status(page:
     expect(page.locator("#d-sync")).to_have_text(
         "Sync error: the server refused the event (403): check write access to the calendar · ann@calendar.example")
     page.locator(f'.fc-event[data-activity-id="{task}"]').click()
-    expect(page.locator("#d-sync")).to_contain_text("Not synced (its type is not sent to the calendar)")
+    expect(page.locator("#d-sync")).to_contain_text("Not synced (activities of type 'task' are not sent to the calendar)")
     shoot(page, "calendar-week")
 
     # Drag it two hours later: saved through the API, shown after a reload.
@@ -119,7 +119,7 @@ def test_create_activity_and_find_it_in_calendar_and_list_with_sync_status(page:
     expect(row).to_contain_text("12:00")
     expect(row.locator(".sync")).to_contain_text("Pending")
     expect(row.locator(".sync")).to_contain_text("ann@calendar.example")
-    expect(page.locator(f"#activity-{task} .sync")).to_contain_text("Not synced (type not pushed)")
+    expect(page.locator(f"#activity-{task} .sync")).to_contain_text("Not synced (activities of type 'task' are not sent to the calendar)")
     expect(page.locator(f"#activity-{failing} .sync")).to_contain_text("Sync error the server refused the event (403)")
     expect(page.locator(f"#activity-{synced} .sync")).to_contain_text("Synced")
     shoot(page, "activities-list")

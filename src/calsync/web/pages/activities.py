@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from calsync.crm.errors import CrmError
-from calsync.crm.schemas import ActivityUpdate
+from calsync.crm.schemas import ActivityOut, ActivityUpdate
 from calsync.crm.services import activities as activity_service
 from calsync.crm.services.activity_queries import ListFilters, list_activities, owner_filter, present, resolve_range
 from calsync.crm.services.activity_types import type_by_key
@@ -21,7 +21,8 @@ from calsync.store.tables import User
 from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
 from calsync.web.pages.rendering import page_user, render
-from calsync.web.pages.views import ids, lookups, when
+from calsync.web.pages.formatting import local_day
+from calsync.web.pages.views import ids, lookups
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -67,6 +68,22 @@ def _filters(session: Session, user: User, q: ListQuery) -> tuple[ListFilters, s
     return filters, None
 
 
+def by_local_day(items: list[ActivityOut], zone: str) -> list[tuple[dt.date, list[ActivityOut]]]:
+    """The page's rows under the date the viewer reads them on (their profile zone; all-day
+    items on their own date), all-day first within a day, then by start."""
+    def key(item: ActivityOut) -> tuple[dt.date, int, str]:
+        start = "" if item.all_day else dt.datetime.fromisoformat(item.start).astimezone(dt.timezone.utc).isoformat()
+        return (local_day(item, zone), 0 if item.all_day else 1, start)
+
+    groups: list[tuple[dt.date, list[ActivityOut]]] = []
+    for item in sorted(items, key=key):
+        day = local_day(item, zone)
+        if not groups or groups[-1][0] != day:
+            groups.append((day, []))
+        groups[-1][1].append(item)
+    return groups
+
+
 def _table(user: User, session: Session, q: ListQuery, message: str | None = None) -> dict[str, object]:
     """The values of the table partial: one page of rows, the pager links, messages."""
     filters, error = _filters(session, user, q)
@@ -85,7 +102,7 @@ def _table(user: User, session: Session, q: ListQuery, message: str | None = Non
         prev_link = q.params(cursor=back[-1] if back else "", back=",".join(back[:-1]))
     next_link = q.params(cursor=next_cursor, back=",".join(back + [q.cursor or "-"])) if next_cursor else None
     return dict(
-        items=items, look=look, q=q, error=error, message=message, when=lambda a: when(a, user.timezone),
+        items=items, groups=by_local_day(items, user.timezone), look=look, q=q, error=error, message=message,
         prev_link=prev_link, next_link=next_link, page_number=len(back) + 1,
     )
 
@@ -153,4 +170,4 @@ def toggle_done(
     activity = activity_service.get_activity(session, user, activity_id)
     items = present(session, user, [activity])
     look = lookups(session, user, items)
-    return render(request, "_activity_row.html", user, a=items[0], look=look, when=lambda a: when(a, user.timezone), row_error=error)
+    return render(request, "_activity_row.html", user, a=items[0], look=look, row_error=error)

@@ -22,7 +22,7 @@ from calsync.store.tables import Deal, Organization, Person, User
 from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
 from calsync.web.pages.rendering import page_user, render, see_other
-from calsync.web.pages.views import ids, item_names, lookups, when
+from calsync.web.pages.views import ids, item_names, lookups
 
 router = APIRouter(include_in_schema=False)
 
@@ -171,7 +171,6 @@ def _page(request: Request, user: User, session: Session, *, values: dict[str, A
         request, "editor.html", user, status_code=status_code, v=values, item=item, look=look, error=error,
         error_field=error_field, saved=saved, editable=editable, zones=zones,
         participants=_participants(session, user, values["participants"]), picked=_picked(session, user, values),
-        when=(lambda a: when(a, user.timezone)),
     )
 
 

@@ -26,7 +26,7 @@ from calsync.store.tables import Activity, Deal, Organization, Person, User
 from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
 from calsync.web.pages.rendering import page_user, render, see_other
-from calsync.web.pages.views import item_names, lookups, when
+from calsync.web.pages.views import item_names, lookups
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -122,7 +122,7 @@ def _detail(request: Request, session: Session, user: User, kind: Kind, item_id:
     activities = present(session, user, views)
     return render(
         request, "item_detail.html", user, k=kind, item=item, item_name=service.label_of(item), items=activities, more=more,
-        look=lookups(session, user, activities), when=lambda a: when(a, user.timezone), related=_related(session, user, [item]),
+        look=lookups(session, user, activities), related=_related(session, user, [item]),
         owner=next((u for u in company_users(session, user) if u.id == item.owner_id), None),
         may_edit=item.owner_id == user.id or user.is_admin, saved=saved,
     )

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from sqlalchemy.orm import Session
 
 from calsync import __version__
@@ -16,6 +17,7 @@ from calsync.store.tables import User
 from calsync.web import sessions
 from calsync.web.deps import get_session
 from calsync.web.pages.csrf import token_for
+from calsync.web.pages.formatting import format_day, format_instant, format_when, js_format
 
 WEB_DIR = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
@@ -34,6 +36,19 @@ SYNC_LABELS = {
     "no_account": "No calendar connected",
 }
 templates.env.globals["sync_labels"] = SYNC_LABELS
+
+
+def _viewer(context: Any) -> tuple[str, str | None]:
+    """The zone and language of the signed-in viewer (UTC, English for a visitor)."""
+    user = context.get("user")
+    return (getattr(user, "timezone", None) or "UTC", getattr(user, "language", None))
+
+
+# The one way templates print a time: `{{ a|when }}`, `{{ moment|instant }}`, `{{ date|day }}`.
+templates.env.filters["when"] = pass_context(lambda ctx, item: format_when(item, *_viewer(ctx)))
+templates.env.filters["instant"] = pass_context(lambda ctx, value: format_instant(value, *_viewer(ctx)))
+templates.env.filters["day"] = pass_context(lambda ctx, value: format_day(value, *_viewer(ctx)))
+templates.env.globals["time_format"] = pass_context(lambda ctx: js_format(*_viewer(ctx)))
 
 
 class SignInRequired(Exception):

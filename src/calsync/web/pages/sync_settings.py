@@ -22,7 +22,7 @@ from calsync.sync import repository as repo
 from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
 from calsync.web.pages.rendering import page_user, render
-from calsync.web.pages.views import lookups, when
+from calsync.web.pages.views import lookups
 
 router = APIRouter(include_in_schema=False)
 
@@ -90,7 +90,7 @@ PRIVATE_CHOICES = [
 
 def _trash_values(session: Session, user: User) -> dict:
     items = present(session, user, trash(session, user, owner=user, limit=50).activities)
-    return dict(trash_items=items, when=lambda a: when(a, user.timezone))
+    return dict(trash_items=items)
 
 
 @router.get("/settings/calendar-sync")

@@ -4,10 +4,8 @@ a template never sees an `Activity` row, so it cannot print a private detail."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,33 +52,6 @@ def lookups(session: Session, viewer: User, items: Sequence[ActivityOut] = ()) -
         persons=_names(session, viewer, Person, {a.person_id for a in items if a.person_id}),
         orgs=_names(session, viewer, Organization, {a.org_id for a in items if a.org_id}),
     )
-
-
-def _day(day: dt.date, this_year: int) -> str:
-    return day.strftime("%a %d %b" if day.year == this_year else "%a %d %b %Y")
-
-
-def when(item: ActivityOut, viewer_zone: str) -> str:
-    """The activity's time as the viewer reads it: in the viewer's zone; all-day as dates.
-    The year is left out for dates in the current year."""
-    tz = ZoneInfo(viewer_zone)
-    this_year = dt.datetime.now(tz).year
-    if item.all_day:
-        start = dt.date.fromisoformat(item.start)
-        last = dt.date.fromisoformat(item.end) - dt.timedelta(days=1)
-        text = _day(start, this_year)
-        if last > start:
-            text += " – " + _day(last, this_year)
-        return text + " · all day"
-    start_at = dt.datetime.fromisoformat(item.start).astimezone(tz)
-    end_at = dt.datetime.fromisoformat(item.end).astimezone(tz)
-    text = _day(start_at.date(), this_year) + start_at.strftime(", %H:%M")
-    if end_at.date() == start_at.date():
-        if end_at != start_at:
-            text += "–" + end_at.strftime("%H:%M")
-    else:
-        text += " – " + _day(end_at.date(), this_year) + end_at.strftime(", %H:%M")
-    return text
 
 
 def ids(values: Iterable[str]) -> list[int]:

@@ -28,8 +28,9 @@
   function syncText(sync) {
     if (!sync) return "";
     var text = SYNC[sync.status] || sync.status;
-    if (sync.status === "not_synced") text += " (its type is not sent to the calendar)";
+    // the real reason (crm/services/sync_status.py): past item, type not sent, paused account, server's words
     if (sync.status === "error" && sync.reason) text += ": " + sync.reason;
+    else if (sync.reason && sync.status !== "synced") text += " (" + sync.reason + ")";
     if (sync.account) text += " · " + sync.account;
     return text;
   }
@@ -130,19 +131,18 @@
   }
 
   function describeTime(a) {
+    // the same text as the list's "Due" column (web/pages/formatting.py format_when)
     if (a.all_day) {
-      var days = { weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: "UTC" };
-      var first = new Date(a.start + "T00:00:00Z");
-      var last = new Date(new Date(a.end + "T00:00:00Z").getTime() - 86400000);
-      var text = first.toLocaleDateString(undefined, days);
-      if (last > first) text += " – " + last.toLocaleDateString(undefined, days);
-      return text + " (all day)";
+      var first = a.start.slice(0, 10).split("-").map(Number);
+      var lastDate = new Date(Date.UTC(+a.end.slice(0, 4), +a.end.slice(5, 7) - 1, +a.end.slice(8, 10)) - 86400000);
+      var text = calsync.formatDay(first[0], first[1], first[2]);
+      var last = [lastDate.getUTCFullYear(), lastDate.getUTCMonth() + 1, lastDate.getUTCDate()];
+      if (last.join("-") !== first.join("-")) text += " – " + calsync.formatDay(last[0], last[1], last[2]);
+      return text + " · all day";
     }
-    var options = { weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: ZONE };
-    var timeOptions = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: ZONE };
-    var start = new Date(a.start), end = new Date(a.end);
-    return start.toLocaleDateString(undefined, options) + ", " + start.toLocaleTimeString(undefined, timeOptions) +
-      "–" + end.toLocaleTimeString(undefined, timeOptions);
+    var start = calsync.formatInstant(a.start), end = calsync.formatInstant(a.end);
+    if (start.slice(0, -7) === end.slice(0, -7)) return a.start === a.end ? start : start + "–" + calsync.clock(a.end);
+    return start + " – " + end;
   }
 
   async function saveMove(info) {

@@ -57,5 +57,46 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
-  window.calsync = { api: api, csrfToken: csrfToken, errorText: errorText, toast: toast };
+  // Times the way every page prints them (web/pages/formatting.py: format_instant, format_day):
+  // "Tue 01 Dec, 08:30" in the viewer's profile zone; the words come from #time-format.
+  // (read when first used: this script loads in <head>, before the page's body exists)
+  var FORMAT = null, zoneParts = null;
+  function format() {
+    if (FORMAT) return FORMAT;
+    var node = document.getElementById("time-format");
+    FORMAT = node ? JSON.parse(node.textContent) : { zone: "UTC", weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+      months: ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], this_year: new Date().getUTCFullYear() };
+    zoneParts = new Intl.DateTimeFormat("en-US", { timeZone: FORMAT.zone, year: "numeric", month: "numeric", day: "numeric",
+      hour: "numeric", minute: "numeric", hourCycle: "h23" });
+    return FORMAT;
+  }
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function formatDay(year, month, day) {
+    var f = format();
+    var weekday = (new Date(Date.UTC(year, month - 1, day)).getUTCDay() + 6) % 7;
+    var text = f.weekdays[weekday] + " " + two(day) + " " + f.months[month - 1];
+    return year === f.this_year ? text : text + " " + year;
+  }
+  function toDate(value) {
+    // a stored time without an offset is UTC (as on the server), never the browser's zone
+    if (typeof value === "string" && /T\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(value)) value += "Z";
+    return new Date(value);
+  }
+  function localParts(value) {
+    var parts = {};
+    format();
+    zoneParts.formatToParts(toDate(value)).forEach(function (p) { parts[p.type] = Number(p.value); });
+    return parts;
+  }
+  function clock(value) { var p = localParts(value); return two(p.hour % 24) + ":" + two(p.minute); }
+  function formatInstant(value) {
+    if (!value) return "";
+    var date = toDate(value);
+    if (isNaN(date)) return String(value);
+    var p = localParts(date);
+    return formatDay(p.year, p.month, p.day) + ", " + two(p.hour % 24) + ":" + two(p.minute);
+  }
+
+  window.calsync = { api: api, csrfToken: csrfToken, errorText: errorText, toast: toast,
+    formatInstant: formatInstant, formatDay: formatDay, clock: clock };
 })();

@@ -27,8 +27,7 @@
 
   function when(value) {
     if (!value) return "never";
-    var date = new Date(value);
-    return isNaN(date) ? value : date.toLocaleString();
+    return calsync.formatInstant(value);
   }
 
   function showSaved(field, ok, message) {
