@@ -208,3 +208,54 @@ def test_a_revoked_grant_stops_the_account_with_words_to_reconnect(stored: Harne
     account = stored.account(A)
     assert account.state == "auth_error" and "reconnect Google Calendar" in (account.last_error or "")
     assert stored.sync(A).status == "auth_error"  # no retries until the user reconnects
+
+
+def test_many_pushes_go_out_as_batches_of_fifty(hc: Harness, google: GoogleHarness, emu: GoogleEmulator) -> None:
+    ids = [hc.create(A, f"Call {n}", start=soon(2 + n)) for n in range(60)]
+    before = mark(emu)
+    first = hc.sync(A)
+    assert first.status == "ok" and first.pushed == 60, first.entries
+    log = emu.requests(before)
+    assert [(r["method"], r["path"].rsplit("/", 1)[-1], len(r["parts"] or [])) for r in log] == [
+        ("GET", "events", 0), ("POST", "v3", 50), ("POST", "v3", 10)]
+    assert all(p["query"]["sendUpdates"] == ["none"] for r in log[1:] for p in r["parts"])
+    hc.sync(A)  # the echo
+
+    for aid in ids:
+        hc.edit(A, aid, subject=f"Call {aid} (moved)")
+    taken = next(e for e in listed(google) if e.summary == f"Call {ids[7] - ids[0]}")
+    google.edit_summary(taken.event_id, "edited in Google meanwhile")
+    before = mark(emu)
+    second = hc.sync(A)
+    assert second.status == "ok", second.entries
+    log = emu.requests(before)
+    # the listing, one batch of reads (the events as they are), two batches of writes; the event
+    # edited in Google after the CRM edit is the newer change and is taken in, not overwritten
+    assert [(r["method"], len(r["parts"] or [])) for r in log] == [("GET", 0), ("POST", 59), ("POST", 50), ("POST", 9)]
+    assert all(p["headers"].get("if-match") for p in log[2]["parts"] + log[3]["parts"])
+    summaries = sorted(e.summary for e in listed(google))
+    assert summaries.count("edited in Google meanwhile") == 1 and sum(s.endswith("(moved)") for s in summaries) == 59
+    settled = [hc.sync(A) for _ in range(2)][-1]
+    assert settled.status == "ok" and settled.writes == 0, settled.entries
+
+
+def test_one_refused_part_of_a_batch_leaves_the_others_written(hc: Harness, google: GoogleHarness,
+                                                               emu: GoogleEmulator) -> None:
+    ids = [hc.create(A, f"Call {n}", start=soon(2 + n)) for n in range(5)]
+    hc.sync(A)
+    hc.sync(A)
+    for aid in ids:
+        hc.edit(A, aid, subject=f"Call {aid} (moved)")
+    emu.post("/faults", {"status": 412, "count": 1, "methods": ["PATCH"]})
+    emu.post("/faults", {"status": 400, "count": 1, "methods": ["PATCH"], "reason": "invalid"})
+    try:
+        run = hc.sync(A)
+    finally:
+        emu.control.delete("/faults")
+    assert run.status == "provider_error" and run.pushed == 3, run.entries
+    kinds = sorted(e["kind"] for e in run.entries)
+    assert kinds == ["error", "skip"], run.entries
+    assert sum(e.summary.endswith("(moved)") for e in listed(google)) == 3
+    again = hc.sync(A)
+    assert again.status == "ok" and again.pushed == 2, again.entries
+    assert sum(e.summary.endswith("(moved)") for e in listed(google)) == 5
