@@ -61,3 +61,29 @@ def test_connect_errors_are_422_with_the_field_and_what_to_fix(
     assert response.status_code == 422, response.text
     assert needle in response.text
     assert field in response.text
+
+
+def test_listing_calendars_of_a_connection_whose_stored_address_is_lost_says_reconnect(tmp_path: Path) -> None:
+    """A stored connection that can no longer be opened (its server address is missing) is a
+    409 that says to reconnect, never a 500."""
+    from calsync.store.tables import SyncAccount, User
+
+    url = f"sqlite:///{tmp_path / 'lost.db'}"
+    migrate.upgrade(url)
+    settings = _settings(tmp_path, url)
+    context = AppContext.build(settings)
+    with session_scope(context.sessions) as s:
+        user, token = crm_accounts.add_user(s, context.box, email="lee@acme.test", password="password-123",
+                                            company_name="Acme")
+        owner = s.get(User, user.id)
+        assert owner is not None
+        s.add(SyncAccount(user_id=owner.id, company_id=owner.company_id, provider="caldav", account_name="lee@dav.test",
+                          credentials_encrypted=context.box.encrypt("{}"), calendar_id="cal", calendar_name="Work"))
+    from calsync.web.app import create_app
+
+    with serve(create_app(settings)) as base, httpx.Client(base_url=base, headers={"X-Api-Token": token},
+                                                           timeout=60) as client:
+        response = client.get("/api/v1/calendar-sync/calendars")
+    context.engine.dispose()
+    assert response.status_code == 409, response.text
+    assert "reconnect" in response.json()["error"]

@@ -61,7 +61,10 @@ def credentials(box: SecretBox, account: SyncAccount) -> dict[str, Any]:
 
 
 def list_calendars(box: SecretBox, account: SyncAccount) -> list[dict[str, Any]]:
-    provider = registry.get(account.provider).open(credentials(box, account))
+    try:
+        provider = registry.get(account.provider).open(credentials(box, account))
+    except ProviderError as exc:  # stored credentials that no longer open (reconnect)
+        raise Conflict(f"the calendar provider could not list calendars: {exc.message}") from None
     try:
         return [
             {"id": c.id, "name": c.name, "writable": c.writable, "primary": c.primary, "color": c.color}

@@ -140,6 +140,8 @@ class CalDavFactory:
         return f"{username} on {host}", credentials
 
     def open(self, credentials: dict[str, Any]) -> CalDavProvider:
+        if not credentials.get("url"):
+            raise AuthError("the stored calendar connection has no server address: reconnect the calendar")
         # The built-in calendar is this app itself, on an address it set: no address check.
         return CalDavProvider(
             str(credentials["url"]),
