@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
@@ -138,10 +137,13 @@ def demo() -> None:
 def serve(
     host: str = typer.Option(None, "--host"),
     port: int = typer.Option(None, "--port"),
+    log_level: str = typer.Option(None, "--log-level",
+                                  help="debug, info (default: a line per client request and per sync run), warning, error"),
 ) -> None:
     """Serves the web app and API (and the embedded CalDAV server and sync runner)."""
     import uvicorn
 
+    from calsync import logsetup
     from calsync.web.app import create_app
 
     settings = get_settings()
@@ -149,7 +151,12 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        level = logsetup.check_level(log_level or settings.log_level)
+    except ValueError as exc:
+        fail(f"{exc}; set it with --log-level or CALSYNC_LOG_LEVEL")
+        return
+    logsetup.configure(level)
     try:
         application = create_app(settings)
     except migrate.NotMigrated as exc:
@@ -159,7 +166,7 @@ def serve(
     from calsync.web.runtime import settle_heap
 
     settle_heap()
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level=level)
 
 
 @app.command("sync")

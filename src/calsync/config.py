@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     max_occurrences_per_series: int = 500
     embedded_dav: bool = True
     runner: str = "embedded"  # "embedded" or "none"
+    log_level: str = "info"  # `calsync serve`: debug, info, warning or error (see calsync.logsetup)
     login_max_failures: int = 5
     login_lock_seconds: int = 300
     # Google Calendar: the OAuth client from Google's console; the URLs point at the emulator in tests.

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from calsync.providers.caldav import embedded
+from calsync.web import accesslog
 from calsync.web.context import AppContext
 from calsync.web.dav_limit import DavPasswordLimit
 from calsync.web.pages.login_limit import limiter_for
@@ -32,7 +33,9 @@ def install(app: FastAPI, context: AppContext) -> None:
         return RedirectResponse(embedded.MOUNT + "/", status_code=301)
 
     limited = DavPasswordLimit(radicale_app, limiter_for(context), settings.resolved_secret_key())
-    app.mount(embedded.MOUNT, WSGIMiddleware(limited, workers=8))  # type: ignore[arg-type]
+    own = accesslog.OwnRequests()
+    app.mount(embedded.MOUNT, accesslog.MarkOwnRequests(  # type: ignore[arg-type]
+        WSGIMiddleware(limited, workers=8), own, settings.resolved_secret_key()))
 
     def repoint() -> None:
         moved = embedded.repoint_embedded_accounts(
@@ -41,3 +44,6 @@ def install(app: FastAPI, context: AppContext) -> None:
             log.info("moved %d built-in calendar connection(s) to %s", moved, settings.resolved_base_url())
 
     context.extras.setdefault("startup", []).append(repoint)
+    # After Uvicorn configured its loggers: the engine's own requests leave no access line.
+    context.extras["startup"].append(lambda: accesslog.attach(own))
+    context.extras.setdefault("shutdown", []).append(lambda: accesslog.detach(own))
