@@ -770,14 +770,21 @@ class SyncMachine(RuleBasedStateMachine):
         self.faults.hook = hook
         self._run_faulty()
 
-    @rule(i=idx, word=words, hours=st.integers(0, 24 * 20), where=st.sampled_from(["before_inbound", "during_push"]))
-    def sync_with_concurrent_crm_edit(self, i: int, word: str, hours: int, where: str) -> None:
+    @rule(i=idx, word=words, hours=st.integers(0, 24 * 20), where=st.sampled_from(["before_inbound", "during_push"]),
+          calendar_first=st.booleans(), cal_word=words)
+    def sync_with_concurrent_crm_edit(self, i: int, word: str, hours: int, where: str, calendar_first: bool,
+                                      cal_word: str) -> None:
         """Another request edits an activity while the run is under way: between the run's
-        snapshot of the CRM and its inbound writes, or while it writes to the calendar."""
+        snapshot of the CRM and its inbound writes, or while it writes to the calendar.
+        `calendar_first`: the pair was also edited in the calendar before the run, so the run
+        decides to write the calendar's version into the very activity being edited meanwhile
+        (the case the versioned UPDATE exists for)."""
         item = self._pick(i, lambda x: self._editable(x) and x.owner == "a")
         if item is None:
             return self.sync()
         private = item.crm.private  # type: ignore[union-attr]
+        if calendar_first and self._has_event(item) and not item.unreadable:
+            self._cal_edit(item, cal_word, hours + 5, private)
 
         def edit() -> None:
             self._hooked = True
