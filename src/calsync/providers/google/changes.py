@@ -28,7 +28,7 @@ def rfc3339(value: dt.datetime) -> str:
 class Lister:
     """events.list / events.instances / events.get for one account."""
 
-    def __init__(self, http: GoogleHttp, *, page_size: int = 250) -> None:
+    def __init__(self, http: GoogleHttp, *, page_size: int = 2500) -> None:
         self.http = http
         self.page_size = page_size
         self.zones: dict[str, str] = {}  # calendar id -> its time zone (for events without one)

@@ -28,7 +28,7 @@ class GoogleProvider:
     # this side's hash (not wired yet); the contract's round-trip test leaves them out.
     unmapped_fields = frozenset({"conference_url"})
 
-    def __init__(self, http: GoogleHttp, *, page_size: int = 250) -> None:
+    def __init__(self, http: GoogleHttp, *, page_size: int = 2500) -> None:
         self.http = http
         self.lister = Lister(http, page_size=page_size)
         self.writer = Writer(http, self.lister)
