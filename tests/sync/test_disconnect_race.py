@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from calsync.crm.schemas import ActivityCreate
 from calsync.crm.services.activities import create_activity
@@ -27,6 +26,7 @@ from calsync.sync.model import Event
 from calsync.web.context import AppContext
 from tests.conftest import People
 from tests.sync.harness import Harness, soon
+from tests.sync.write_points import ActAt
 
 A = "alice@example.com"
 BASE = "/api/v1/calendar-sync"
@@ -39,55 +39,17 @@ def hdb(context: AppContext) -> Harness:
     return harness
 
 
-class DisconnectAt:
-    """Disconnects the user (in its own session, as the web app would) when the engine's sessions
-    are about to write for the n-th time in a transaction that has not written yet: what that
-    step read is stale then, and the engine holds no lock that the disconnect would wait for."""
+def disconnect_at(h: Harness, email: str, n: int) -> ActAt:
+    """Disconnects the user at the run's n-th write point: the engine holds no lock that the
+    disconnect would wait for there."""
+    def disconnect() -> None:
+        with h.session() as s:
+            sync_accounts.disconnect(s, s.get(User, h.users[email]))
 
-    def __init__(self, h: Harness, email: str, n: int) -> None:
-        self.h, self.email, self.n = h, email, n
-        self.points = 0
-        self.fired = False
-
-    def install(self, sessions: sessionmaker[Session]) -> None:
-        event.listen(sessions, "before_flush", self._before_flush)
-        event.listen(sessions, "after_flush", self._wrote)
-        event.listen(sessions, "do_orm_execute", self._statement)
-        event.listen(sessions, "after_transaction_end", self._ended)
-
-    def _point(self, session: Session) -> None:
-        """A transaction about to write its first row (or to take its first row lock)."""
-        if session.info.get("wrote"):
-            return
-        session.info["wrote"] = True
-        self.points += 1
-        if self.points == self.n:
-            self.fired = True
-            with self.h.session() as s:
-                sync_accounts.disconnect(s, s.get(User, self.h.users[self.email]))
-
-    def _before_flush(self, session: Session, _context: Any, _instances: Any) -> None:
-        self._point(session)
-
-    @staticmethod
-    def _wrote(session: Session, _context: Any) -> None:
-        session.info["wrote"] = True
-
-    def _statement(self, state: Any) -> None:
-        if not (state.is_insert or state.is_update or state.is_delete):
-            return
-        if "lease_owner" in str(state.statement):
-            state.session.info["wrote"] = True  # the run's lease, taken before and cleared after its steps
-            return
-        self._point(state.session)
-
-    @staticmethod
-    def _ended(session: Session, transaction: Any) -> None:
-        if transaction.parent is None:  # the outer transaction, not a flush's own
-            session.info.pop("wrote", None)
+    return ActAt(n, disconnect)
 
 
-def _engine(h: Harness, at: DisconnectAt) -> SyncEngine:
+def _engine(h: Harness, at: ActAt) -> SyncEngine:
     sessions = sessionmaker(**h.context.sessions.kw)  # same database and options, its own events
     at.install(sessions)
     return SyncEngine(sessions, h.engine.opener)
@@ -106,7 +68,7 @@ def test_a_run_whose_account_is_disconnected_midway_ends_quietly_as_missing(hdb:
         h.put_event(A, f"Dentist {n}", start=soon(3))
         if calendar_fails:
             h.server.fail("5xx", method="list_changes")
-        at = DisconnectAt(h, A, n)
+        at = disconnect_at(h, A, n)
         summary = _engine(h, at).run(account_id)  # raised StaleDataError before the fix
         h.server.clear_faults()
         if not at.fired:

@@ -6,58 +6,26 @@ the page says "paused" (never "active" with sync switched off)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from sqlalchemy import event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from calsync.store.tables import User
 from calsync.sync import accounts as sync_accounts
 from calsync.sync.engine import SyncEngine
 from calsync.web.context import AppContext
 from tests.sync.harness import Harness, soon
+from tests.sync.write_points import ActAt
 
 A = "alice@example.com"
 
 
-class StopAt:
-    """Stops sync (in its own session, as the web app would) when the engine's sessions are about
-    to write for the n-th time in a transaction that has not written yet."""
+def stop_at(h: Harness, n: int) -> ActAt:
+    """Stops sync at the run's n-th write point."""
+    def stop() -> None:
+        with h.session() as s:
+            sync_accounts.set_enabled(s, s.get(User, h.users[A]), False)
 
-    def __init__(self, h: Harness, n: int) -> None:
-        self.h, self.n = h, n
-        self.points = 0
-        self.fired = False
-
-    def install(self, sessions: sessionmaker[Session]) -> None:
-        event.listen(sessions, "before_flush", lambda session, *_: self._point(session))
-        event.listen(sessions, "after_flush", lambda session, *_: session.info.__setitem__("wrote", True))
-        event.listen(sessions, "do_orm_execute", self._statement)
-        event.listen(sessions, "after_transaction_end", self._ended)
-
-    def _point(self, session: Session) -> None:
-        if session.info.get("wrote"):
-            return
-        session.info["wrote"] = True
-        self.points += 1
-        if self.points == self.n:
-            self.fired = True
-            with self.h.session() as s:
-                sync_accounts.set_enabled(s, s.get(User, self.h.users[A]), False)
-
-    def _statement(self, state: Any) -> None:
-        if not (state.is_insert or state.is_update or state.is_delete):
-            return
-        if "lease_owner" in str(state.statement):
-            state.session.info["wrote"] = True  # the run's lease, taken before and cleared after its steps
-            return
-        self._point(state.session)
-
-    @staticmethod
-    def _ended(session: Session, transaction: Any) -> None:
-        if transaction.parent is None:
-            session.info.pop("wrote", None)
+    return ActAt(n, stop)
 
 
 @pytest.mark.parametrize("calendar_fails", [False, True], ids=["run-ok", "provider-error"])
@@ -75,7 +43,7 @@ def test_a_stop_during_a_run_stays_stopped_and_shows_paused(context: AppContext,
         h.put_event(A, f"Dentist {n}", start=soon(3))
         if calendar_fails:
             h.server.fail("5xx", method="list_changes")
-        at = StopAt(h, n)
+        at = stop_at(h, n)
         sessions = sessionmaker(**h.context.sessions.kw)  # same database and options, its own events
         at.install(sessions)
         summary = SyncEngine(sessions, h.engine.opener).run(account_id)
