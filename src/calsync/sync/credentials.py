@@ -30,29 +30,42 @@ def stored(box: SecretBox, account: SyncAccount) -> dict[str, Any]:
     return dict(json.loads(box.decrypt(account.credentials_encrypted)))
 
 
+def _rewrite(box: SecretBox, sessions: sessionmaker[Session], account_id: int,
+             change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> bool:
+    """Reads the account's stored credentials, lets `change` return the new ones (None: keep
+    them) and stores them encrypted, in a transaction of its own. False when nothing was stored."""
+    session = sessions()
+    try:
+        account = session.get(SyncAccount, account_id)
+        if account is None:
+            return False
+        updated = change(stored(box, account))
+        if updated is None:
+            return False
+        account.credentials_encrypted = box.encrypt(json.dumps(updated))
+        session.commit()
+        return True
+    finally:
+        session.close()
+
+
 def saver(box: SecretBox, sessions: sessionmaker[Session], account_id: int,
           started_from: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
     """`on_update` for one opened account: stores renewed credentials (see the module text)."""
     known = {started_from.get("refresh_token")}
 
     def save(renewed: dict[str, Any]) -> None:
-        session = sessions()
-        try:
-            account = session.get(SyncAccount, account_id)
-            if account is None:
-                return
-            current = stored(box, account)
+        def merged(current: dict[str, Any]) -> dict[str, Any] | None:
             if current.get("refresh_token") not in known:
                 log.info("account %s was reconnected meanwhile: renewed tokens not stored", account_id)
-                return
-            account.credentials_encrypted = box.encrypt(json.dumps({**current, **renewed}))
-            session.commit()
-            known.add(renewed.get("refresh_token"))
+                return None
+            return {**current, **renewed}
+
+        try:
+            if _rewrite(box, sessions, account_id, merged):
+                known.add(renewed.get("refresh_token"))
         except Exception:  # storing must never break the run; the tokens still work in memory
-            session.rollback()
             log.exception("storing renewed credentials of account %s failed", account_id)
-        finally:
-            session.close()
 
     return save
 
@@ -72,14 +85,5 @@ def opener_with_store(box: SecretBox, sessions: sessionmaker[Session]) -> Opener
 
 def merge_stored(box: SecretBox, sessions: sessionmaker[Session], account_id: int, changes: dict[str, Any]) -> None:
     """Stores `changes` into the account's credentials (keys set to None are removed)."""
-    session = sessions()
-    try:
-        account = session.get(SyncAccount, account_id)
-        if account is None:
-            return
-        current = stored(box, account)
-        current.update(changes)
-        account.credentials_encrypted = box.encrypt(json.dumps({k: v for k, v in current.items() if v is not None}))
-        session.commit()
-    finally:
-        session.close()
+    _rewrite(box, sessions, account_id,
+             lambda current: {k: v for k, v in {**current, **changes}.items() if v is not None})
