@@ -5,16 +5,14 @@ Uvicorn's access log included. The app runs under a real Uvicorn with its access
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from calsync.config import Settings
 from tests.conftest import People
-from tests.support.ports import free_port, wait_for_port
+from tests.support.live import serve
 
 
 @pytest.fixture
@@ -22,18 +20,8 @@ def logged_url(settings: Settings) -> Iterator[str]:
     """The app under Uvicorn with the access log on; records reach pytest's caplog."""
     from calsync.web.app import create_app
 
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="info", log_config=None,
-                            access_log=True, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serve(create_app(settings), access_log=True) as url:
+        yield url
 
 
 def test_tokens_and_authorization_values_never_reach_the_logs(logged_url: str, people: People,

@@ -13,9 +13,12 @@ from tests.support.ports import free_port, wait_for_port
 
 
 @contextmanager
-def serve(app: FastAPI, port: int | None = None) -> Iterator[str]:
+def serve(app: FastAPI, port: int | None = None, *, access_log: bool = False) -> Iterator[str]:
+    """The app under Uvicorn on 127.0.0.1; `access_log` turns on Uvicorn's request lines, sent
+    through the root logger (log_config=None) so that pytest's caplog sees them."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    extra = dict(log_level="info", log_config=None, access_log=True) if access_log else dict(log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **extra)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
