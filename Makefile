@@ -6,7 +6,7 @@ SUM := $(shell cksum pyproject.toml | cut -d' ' -f1)
 RUN_STAMP := $(VENV)/.installed-run-$(SUM)
 TEST_STAMP := $(VENV)/.installed-test-$(SUM)
 
-.PHONY: run test soak bench system-deps clean
+.PHONY: run test soak bench messages system-deps clean
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(RUN_STAMP)
 	$(BIN)/calsync db upgrade
 	$(BIN)/calsync demo
 	$(BIN)/calsync serve
+
+# After wrapping a new string in a template or script: adds it to locale/*/LC_MESSAGES/*.po to translate.
+messages: $(RUN_STAMP)
+	$(BIN)/python -m calsync.web.i18n_catalogs
 
 system-deps:
 	bash scripts/install-system-deps.sh

@@ -1,33 +1,54 @@
 """Every time the pages show, in one format: the viewer's zone and language.
 
 All templates (through the `when`, `instant` and `day` Jinja filters registered in
-`rendering`) and the settings page's script (which gets the same parts from `js_format`) go
-through `format_instant` / `format_day`, so another language plugs in here alone."""
+`rendering`) and the pages' scripts (which get the same parts from `js_format`) go through
+`format_instant` / `format_day`. Day and month names come from Babel's locale data (CLDR); the
+order of the parts is one pattern per language, shared with static/js/common.js:
+
+    en  "Tue 01 Dec", "Tue 01 Dec 2027", "Tue 01 Dec, 08:30"
+    ja  "12月1日(火)", "2027年12月1日(火)", "12月1日(火) 08:30"
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from calsync.crm.schemas import ActivityOut
+from babel import Locale
 
-_WEEKDAYS = {"en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
-_MONTHS = {"en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")}
-_ALL_DAY = {"en": "all day"}
-DEFAULT_LANGUAGE = "en"
+from calsync.crm.schemas import ActivityOut
+from calsync.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translations
+
+# {wd} weekday, {dd} two-digit day, {d} day, {mon} month name, {m} month number, {y} year,
+# {day} the whole day, {time} HH:MM.
+_PATTERNS = {
+    "en": {"day": "{wd} {dd} {mon}", "day_year": "{wd} {dd} {mon} {y}", "instant": "{day}, {time}"},
+    "ja": {"day": "{m}月{d}日({wd})", "day_year": "{y}年{m}月{d}日({wd})", "instant": "{day} {time}"},
+}
+_ALL_DAY = N_("all day")
 
 
 def _lang(language: str | None) -> str:
-    return language if language in _WEEKDAYS else DEFAULT_LANGUAGE
+    return language if language in LANGUAGES and language in _PATTERNS else DEFAULT_LANGUAGE
+
+
+@lru_cache(maxsize=None)
+def _names(language: str) -> tuple[list[str], list[str]]:
+    """Abbreviated weekday (Monday first) and month names in `language`, from CLDR."""
+    locale = Locale.parse(language)
+    return ([locale.days["format"]["abbreviated"][i] for i in range(7)],
+            [locale.months["format"]["abbreviated"][i] for i in range(1, 13)])
 
 
 def format_day(day: dt.date, zone: str, language: str | None = None) -> str:
-    """A date as "Tue 01 Dec", with the year when it is not the viewer's current year."""
+    """A date as "Tue 01 Dec" (ja "12月1日(火)"), with the year when it is not the viewer's
+    current year."""
     lang = _lang(language)
-    text = f"{_WEEKDAYS[lang][day.weekday()]} {day.day:02d} {_MONTHS[lang][day.month - 1]}"
-    if day.year != dt.datetime.now(ZoneInfo(zone)).year:
-        text += f" {day.year}"
-    return text
+    weekdays, months = _names(lang)
+    key = "day" if day.year == dt.datetime.now(ZoneInfo(zone)).year else "day_year"
+    return _PATTERNS[lang][key].format(wd=weekdays[day.weekday()], dd=f"{day.day:02d}", d=day.day,
+                                       mon=months[day.month - 1], m=day.month, y=day.year)
 
 
 def _clock(moment: dt.datetime) -> str:
@@ -44,7 +65,7 @@ def format_instant(value: dt.datetime | str | None, zone: str, language: str | N
     if value is None or value == "":
         return ""
     moment = _aware(value).astimezone(ZoneInfo(zone))
-    return f"{format_day(moment.date(), zone, language)}, {_clock(moment)}"
+    return _PATTERNS[_lang(language)]["instant"].format(day=format_day(moment.date(), zone, language), time=_clock(moment))
 
 
 def local_day(item: ActivityOut, zone: str) -> dt.date:
@@ -63,7 +84,7 @@ def format_when(item: ActivityOut, zone: str, language: str | None = None) -> st
         text = format_day(start, zone, language)
         if last > start:
             text += " – " + format_day(last, zone, language)
-        return text + " · " + _ALL_DAY[_lang(language)]
+        return text + " · " + translations(_lang(language)).gettext(_ALL_DAY)
     tz = ZoneInfo(zone)
     start_at = _aware(item.start).astimezone(tz)
     end_at = _aware(item.end).astimezone(tz)
@@ -79,5 +100,6 @@ def format_when(item: ActivityOut, zone: str, language: str | None = None) -> st
 def js_format(zone: str, language: str | None = None) -> dict[str, object]:
     """What static/js/common.js needs to print times exactly as `format_instant` does."""
     lang = _lang(language)
-    return {"zone": zone, "weekdays": list(_WEEKDAYS[lang]), "months": list(_MONTHS[lang]),
+    weekdays, months = _names(lang)
+    return {"zone": zone, "weekdays": weekdays, "months": months, "patterns": _PATTERNS[lang],
             "this_year": dt.datetime.now(ZoneInfo(zone)).year}

@@ -13,15 +13,22 @@ from jinja2 import pass_context
 from sqlalchemy.orm import Session
 
 from calsync import __version__
+from calsync.web import i18n
 from calsync.store.tables import User
 from calsync.web import sessions
 from calsync.web.deps import get_session
 from calsync.web.pages.csrf import token_for
+from calsync.web.i18n import N_
 from calsync.web.pages.formatting import format_day, format_instant, format_when, js_format
 
 WEB_DIR = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+templates.env.add_extension("jinja2.ext.i18n")
 templates.env.globals["version"] = __version__
+# `{{ _("…") }}` and `{% trans %}` in every template; the language is the one `render` sets.
+templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+templates.env.globals["languages"] = i18n.LANGUAGES
+templates.env.globals["js_messages"] = lambda: i18n.js_messages(i18n.current())
 
 # The icons an activity type can have (symbols in templates/_icons.svg).
 ICONS = ["calendar", "phone", "users", "check", "flag", "mail", "utensils", "star", "monitor", "map-pin"]
@@ -29,19 +36,19 @@ templates.env.globals["known_icons"] = ICONS
 templates.env.globals["all_icons"] = ICONS + ["busy", "lock", "repeat"]
 
 SYNC_LABELS = {
-    "synced": "Synced",
-    "pending": "Pending",
-    "error": "Sync error",
-    "not_synced": "Not synced",
-    "no_account": "No calendar connected",
+    "synced": N_("Synced"),
+    "pending": N_("Pending"),
+    "error": N_("Sync error"),
+    "not_synced": N_("Not synced"),
+    "no_account": N_("No calendar connected"),
 }
 templates.env.globals["sync_labels"] = SYNC_LABELS
 
 
 def _viewer(context: Any) -> tuple[str, str | None]:
-    """The zone and language of the signed-in viewer (UTC, English for a visitor)."""
+    """The zone and language of the viewer (UTC for a visitor; the language `render` chose)."""
     user = context.get("user")
-    return (getattr(user, "timezone", None) or "UTC", getattr(user, "language", None))
+    return (getattr(user, "timezone", None) or "UTC", i18n.current())
 
 
 # The one way templates print a time: `{{ a|when }}`, `{{ moment|instant }}`, `{{ date|day }}`.
@@ -75,15 +82,26 @@ def login_redirect(request: Request, exc: SignInRequired) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
+def page_language(request: Request, user: User | None) -> str:
+    """The language a page speaks: the user's choice, else the browser's Accept-Language."""
+    return i18n.choose(getattr(user, "language", None), request.headers.get("accept-language"))
+
+
 def render(request: Request, name: str, user: User | None = None, status_code: int = 200, **values: Any) -> HTMLResponse:
-    """Renders a template with the common values every layout needs."""
+    """Renders a template with the common values every layout needs, in the viewer's language."""
+    language = page_language(request, user)
     values.update(
         request=request,
         user=user,
         csrf_token=token_for(request.session),
         path=request.url.path,
+        lang=language,
     )
-    return templates.TemplateResponse(request, name, values, status_code=status_code)
+    with i18n.speaking(language):  # the response renders its body here, not later
+        response = templates.TemplateResponse(request, name, values, status_code=status_code)
+    response.headers["Content-Language"] = language
+    response.headers.setdefault("Vary", "Accept-Language")
+    return response
 
 
 def see_other(url: str) -> RedirectResponse:

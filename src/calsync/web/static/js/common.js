@@ -1,6 +1,20 @@
-// Shared by every page: JSON calls to the API with the session's CSRF token, and a toast.
+// Shared by every page: JSON calls to the API with the session's CSRF token, a toast, the
+// page's language (t) and its time format.
 (function () {
   "use strict";
+  // The page's translations of this folder's messages (msgid -> text), embedded by base.html from
+  // locale/<lang>/LC_MESSAGES/js.po; English is the msgid itself. `{name}` takes values[name].
+  var MESSAGES = null;
+  function t(message, values) {
+    if (MESSAGES === null) {
+      var node = document.getElementById("i18n-messages");
+      try { MESSAGES = node ? JSON.parse(node.textContent) : {}; } catch (err) { MESSAGES = {}; }
+    }
+    var text = MESSAGES[message] || message;
+    return values ? text.replace(/\{(\w+)\}/g, function (all, name) { return name in values ? String(values[name]) : all; }) : text;
+  }
+  function lang() { return document.documentElement.lang || "en"; }
+
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? meta.getAttribute("content") : "";
@@ -18,7 +32,7 @@
     try {
       response = await fetch(url, options);
     } catch (err) {
-      return { ok: false, status: 0, body: { error: "the server cannot be reached: check your connection and try again" } };
+      return { ok: false, status: 0, body: { error: t("the server cannot be reached: check your connection and try again") } };
     }
     if (response.status === 401) {
       window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname + window.location.search);
@@ -29,7 +43,7 @@
   }
 
   function errorText(result) {
-    return (result.body && result.body.error) || ("the request failed (HTTP " + result.status + ")");
+    return (result.body && result.body.error) || t("the request failed (HTTP {status})", { status: result.status });
   }
 
   var toastTimer = null;
@@ -58,24 +72,29 @@
   });
 
   // Times the way every page prints them (web/pages/formatting.py: format_instant, format_day):
-  // "Tue 01 Dec, 08:30" in the viewer's profile zone; the words come from #time-format.
+  // "Tue 01 Dec, 08:30" (ja "12月1日(火) 08:30") in the viewer's profile zone; the names and the
+  // patterns come from #time-format.
   // (read when first used: this script loads in <head>, before the page's body exists)
   var FORMAT = null, zoneParts = null;
   function format() {
     if (FORMAT) return FORMAT;
     var node = document.getElementById("time-format");
     FORMAT = node ? JSON.parse(node.textContent) : { zone: "UTC", weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-      months: ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], this_year: new Date().getUTCFullYear() };
+      months: ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], this_year: new Date().getUTCFullYear(),
+      patterns: { day: "{wd} {dd} {mon}", day_year: "{wd} {dd} {mon} {y}", instant: "{day}, {time}" } };
     zoneParts = new Intl.DateTimeFormat("en-US", { timeZone: FORMAT.zone, year: "numeric", month: "numeric", day: "numeric",
       hour: "numeric", minute: "numeric", hourCycle: "h23" });
     return FORMAT;
   }
   function two(n) { return (n < 10 ? "0" : "") + n; }
+  function fill(pattern, parts) {
+    return pattern.replace(/\{(\w+)\}/g, function (all, name) { return name in parts ? String(parts[name]) : all; });
+  }
   function formatDay(year, month, day) {
     var f = format();
     var weekday = (new Date(Date.UTC(year, month - 1, day)).getUTCDay() + 6) % 7;
-    var text = f.weekdays[weekday] + " " + two(day) + " " + f.months[month - 1];
-    return year === f.this_year ? text : text + " " + year;
+    var parts = { wd: f.weekdays[weekday], dd: two(day), d: day, mon: f.months[month - 1], m: month, y: year };
+    return fill(year === f.this_year ? f.patterns.day : f.patterns.day_year, parts);
   }
   function toDate(value) {
     // a stored time without an offset is UTC (as on the server), never the browser's zone
@@ -94,9 +113,9 @@
     var date = toDate(value);
     if (isNaN(date)) return String(value);
     var p = localParts(date);
-    return formatDay(p.year, p.month, p.day) + ", " + two(p.hour % 24) + ":" + two(p.minute);
+    return fill(format().patterns.instant, { day: formatDay(p.year, p.month, p.day), time: two(p.hour % 24) + ":" + two(p.minute) });
   }
 
-  window.calsync = { api: api, csrfToken: csrfToken, errorText: errorText, toast: toast,
+  window.calsync = { api: api, csrfToken: csrfToken, errorText: errorText, toast: toast, t: t, lang: lang,
     formatInstant: formatInstant, formatDay: formatDay, clock: clock };
 })();
