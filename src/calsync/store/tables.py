@@ -92,6 +92,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The pages' language ("en", "ja"); None follows the browser's Accept-Language.
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     api_token_digest: Mapped[str] = mapped_column(String(64), unique=True)
