@@ -32,6 +32,19 @@ def get_visible(session: Session, viewer: User, model: type[Item], item_id: int)
     return found
 
 
+def names_for(session: Session, viewer: User, rows: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Names of the deals, persons and organizations these activity rows link to, keyed by id,
+    for the items the viewer may see only (the calendar's details panel shows them; an item the
+    viewer may not see stays nameless, as on every other page)."""
+    wanted = {"deals": (Deal, "deal_id"), "persons": (Person, "person_id"), "orgs": (Organization, "org_id")}
+    names: dict[str, dict[str, str]] = {}
+    for key, (model, field) in wanted.items():
+        ids = {row[field] for row in rows if row.get(field)}
+        found = session.scalars(select(model).where(model.id.in_(ids))) if ids else []
+        names[key] = {str(item.id): label_of(item) for item in found if can_see_item(viewer, item)}
+    return names
+
+
 def linkable(session: Session, viewer: User, field: str, item_id: int | None) -> None:
     """Checks a link field (deal_id, person_id, org_id) points at an item the viewer can see."""
     if item_id is None:

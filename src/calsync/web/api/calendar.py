@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from calsync.crm.services import activity_queries as queries
+from calsync.crm.services.items import names_for
 from calsync.store.tables import User
 from calsync.web.api.envelope import respond
 from calsync.web.api.params import clean_text, parse_owner
@@ -27,8 +28,10 @@ def calendar(
     rng = queries.resolve_range(clean_text(start, "start") or "", clean_text(end, "end") or "", zone_name)
     owner = queries.owner_filter(session, viewer, parse_owner(owner_id))
     page = queries.calendar(session, viewer, rng, owner=owner)
+    rows = queries.present_rows(session, viewer, page.activities)
     return respond(
-        queries.present_rows(session, viewer, page.activities),
+        rows,
+        names=names_for(session, viewer, rows),
         total=page.total,
         more_available=page.more_available,
         limit=queries.CALENDAR_LIMIT,

@@ -14,6 +14,8 @@
   var ZONE = config.timezone || "UTC";
   var wallParts = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit",
     hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+  var names = { deals: {}, persons: {}, orgs: {} }; // of the linked items the viewer may see (from the API)
+  var shown = null; // the activity in the details panel
   var SYNC = { synced: "Synced", pending: "Pending", error: "Sync error", not_synced: "Not synced", no_account: "No calendar connected" };
 
   ownerSelect.value = params.get("owner") || "me";
@@ -55,6 +57,9 @@
   function wallOf(date) { return date.toISOString().slice(0, 19); }
   function dayOf(date) { return date.toISOString().slice(0, 10); }
 
+  // the viewer's own private activity (others see it as Busy): it carries a lock mark
+  function ownPrivate(a) { return a.private && !a.redacted && a.owner_id === config.me; }
+
   function canEdit(a) {
     if (a.redacted) return false;
     return a.owner_id === config.me || (config.isAdmin && !a.private);
@@ -67,6 +72,8 @@
     if (a.redacted) classes.push("ev-busy");
     if (a.read_only) classes.push("ev-readonly");
     if (a.done) classes.push("ev-done");
+    if (!a.redacted && !a.busy) classes.push("ev-free"); // free time: drawn light, not as a solid block
+    if (ownPrivate(a)) classes.push("ev-private");
     return {
       id: String(a.id), title: a.redacted ? "Busy" : a.subject, allDay: a.all_day,
       start: a.all_day ? a.start : wall(a.start), end: a.all_day ? a.end : wall(a.end),
@@ -98,6 +105,7 @@
         return;
       }
       var extra = result.body.additional_data || {};
+      names = extra.names || names;
       var items = result.body.data || [];
       if (extra.more_available) {
         capped.textContent = "Showing " + items.length + " of " + extra.total + " — narrow the range (pick a shorter view or one person) to see them all.";
@@ -123,11 +131,71 @@
     if (a.private && !a.redacted) flags.push("Private: others see only a Busy block.");
     if (a.done) flags.push("Done.");
     document.getElementById("d-flags").textContent = flags.join(" ");
+    row("deal", a.deal_id && (names.deals[String(a.deal_id)] || "(not visible to you)"));
+    row("person", a.person_id && (names.persons[String(a.person_id)] || "(not visible to you)"));
+    row("org", a.org_id && (names.orgs[String(a.org_id)] || "(not visible to you)"));
+    row("location", a.location);
+    var join = document.getElementById("d-join");
+    var url = /^https?:\/\//i.test(a.conference_meeting_url || "") ? a.conference_meeting_url : "";
+    join.textContent = url ? "Join the meeting" : "";
+    join.href = url || "#";
+    join.title = url;
+    showRow("join", !!url);
+    var description = document.getElementById("d-description");
+    var text = (a.public_description || "").trim();
+    description.textContent = text.length > DESCRIPTION_START ? text.slice(0, DESCRIPTION_START).trimEnd() + "…" : text;
+    description.hidden = !text;
     var open = document.getElementById("d-open");
     open.hidden = a.redacted;
     open.href = "/activities/" + a.id;
+    open.textContent = canEdit(a) && !a.read_only ? "Edit" : "Open";
+    var changeable = canEdit(a) && !a.read_only;
+    var done = document.getElementById("d-done");
+    done.hidden = !changeable;
+    done.textContent = a.done ? "Mark not done" : "Mark done";
+    document.getElementById("d-delete").hidden = !changeable;
+    shown = a;
     box.hidden = false;
     box.dataset.activityId = String(a.id);
+  }
+
+  var DESCRIPTION_START = 200; // characters of the description the panel shows
+
+  function showRow(name, visible) {
+    document.querySelectorAll('#details [data-row="' + name + '"]').forEach(function (n) { n.hidden = !visible; });
+  }
+
+  function row(name, value) {
+    document.getElementById("d-" + name).textContent = value || "";
+    showRow(name, !!value);
+  }
+
+  async function markDone() {
+    var a = shown;
+    if (!a) return;
+    var result = await calsync.api("PATCH", "/api/v1/activities/" + a.id, { done: !a.done });
+    if (!result.ok) {
+      calsync.toast("Not saved: " + calsync.errorText(result), true);
+      return;
+    }
+    calsync.toast((a.done ? "Marked not done: " : "Marked done: ") + a.subject);
+    a.done = !a.done;
+    showDetails(a);
+    calendar.refetchEvents();
+  }
+
+  async function remove() {
+    var a = shown;
+    if (!a || !window.confirm("Delete \u201c" + a.subject + "\u201d? It goes to the trash (restorable for 30 days).")) return;
+    var result = await calsync.api("DELETE", "/api/v1/activities/" + a.id);
+    if (!result.ok) {
+      calsync.toast("Not deleted: " + calsync.errorText(result), true);
+      return;
+    }
+    calsync.toast("Deleted: " + a.subject + " (in the trash for 30 days)");
+    document.getElementById("details").hidden = true;
+    shown = null;
+    calendar.refetchEvents();
   }
 
   function describeTime(a) {
@@ -175,6 +243,7 @@
     buttonText: { today: "Today", day: "Day", week: "Week", month: "Month" },
     firstDay: 1,
     nowIndicator: true,
+    slotEventOverlap: false, // overlapping activities side by side, each readable, never on top of one another
     // The whole day (nothing at 23:00 may hide), scrolled to the morning.
     contentHeight: window.innerWidth < 640 ? 560 : 780,
     scrollTime: "07:00:00",
@@ -201,6 +270,14 @@
       var top = grid ? document.createElement("div") : wrap;
       if (grid) { top.className = "ev-top"; wrap.appendChild(top); }
       top.appendChild(iconSvg(a.redacted ? "busy" : (a.read_only ? "repeat" : (type ? type.icon : "calendar"))));
+      if (ownPrivate(a)) {
+        var lock = iconSvg("lock");
+        lock.setAttribute("class", "icon ev-lock");
+        lock.setAttribute("aria-hidden", "false");
+        lock.setAttribute("role", "img");
+        lock.setAttribute("aria-label", "Private");
+        top.appendChild(lock);
+      }
       var short = !grid && arg.view.type.indexOf("timeGrid") === 0;
       if (arg.timeText && !arg.event.allDay && !short) {
         var time = document.createElement("span");
@@ -230,6 +307,8 @@
       var lines = [a.redacted ? "Busy" : a.subject, describeTime(a)];
       if (!a.redacted) lines.push(syncText(a.sync));
       if (a.read_only) lines.push("Read-only occurrence: change it in your calendar");
+      if (ownPrivate(a)) lines.push("Private: others see only Busy");
+      if (!a.redacted && !a.busy) lines.push("Free: does not block your time");
       arg.el.title = lines.filter(Boolean).join("\n");
     },
     eventClick: function (info) { info.jsEvent.preventDefault(); showDetails(info.event.extendedProps.activity); },
@@ -250,6 +329,9 @@
   });
   calendar.render();
   window.calsyncCalendar = calendar;
+
+  document.getElementById("d-done").addEventListener("click", markDone);
+  document.getElementById("d-delete").addEventListener("click", remove);
 
   ownerSelect.addEventListener("change", function () {
     var next = new URLSearchParams(window.location.search);
