@@ -138,6 +138,24 @@ def test_incremental_lists_edits_and_deletions_as_tombstones(harness: Harness) -
     assert idle.events == [] and idle.deleted == []
 
 
+def test_removals_say_whether_the_item_was_deleted_or_left_the_window(harness: Harness) -> None:
+    """A deleted event is a removal with reason `deleted`; an occurrence moved beyond the window
+    still exists, so it is listed or reported as `left_window`, never as deleted (the engine
+    trashes activities only for real deletions)."""
+    gone = harness.put_single("gone", hour(2), hour(2, 11))
+    series = harness.put_daily_series("standup", hour(1, 9), 3)
+    start, _ = listing(harness, None)
+    first = min((e for e in start.events if e.series_id == series), key=lambda e: e.start)  # type: ignore[arg-type, return-value]
+    harness.delete(gone)
+    harness.move_occurrence(series, first.recurrence_id, hour(400, 9), hour(400, 10))
+    changes, _ = listing(harness, start.cursor)
+    reasons = {(r.event_id, r.recurrence_id): r.reason for r in changes.deleted}
+    assert reasons[(gone, "")] == "deleted"
+    assert not any(r.event_id == series and r.reason == "deleted" for r in changes.deleted)
+    listed = {(e.event_id, e.recurrence_id) for e in changes.events}
+    assert (series, first.recurrence_id) in listed or reasons.get((series, first.recurrence_id)) == "left_window"
+
+
 def test_incremental_pages_when_many_changed(harness: Harness) -> None:
     start, _ = listing(harness, None)
     for n in range(5):

@@ -157,6 +157,16 @@ def test_moved_and_cancelled_occurrences_reach_their_activities(hc: Harness, goo
     assert hc.activities(A) == []
 
 
+def test_an_occurrence_moved_beyond_the_horizon_keeps_its_activity(hc: Harness, google: GoogleHarness) -> None:
+    series = google.put_daily_series("Standup", soon(20), 3)
+    hc.sync(A)
+    first = min((e for e in listed(google) if e.series_id == series), key=lambda e: e.start)  # type: ignore[arg-type, return-value]
+    google.move_occurrence(series, first.recurrence_id, soon(24 * 400), soon(24 * 400 + 1))
+    summary = hc.sync(A)
+    assert summary.status == "ok" and summary.deleted == 0, summary.entries
+    assert len(hc.activities(A)) == 3 and hc.activities(A, deleted=True) == []
+
+
 @pytest.fixture
 def stored(hc: Harness, google: GoogleHarness, emu: GoogleEmulator) -> Iterator[Harness]:
     """The account's Google credentials stored encrypted, opened the way the app opens them."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from calsync.sync import registry
-from calsync.sync.model import CalendarInfo, ChangeSet, Event, EventKey
+from calsync.sync.model import CalendarInfo, ChangeSet, Event, EventKey, Removal
 from calsync.sync.provider import (
     AlreadyExists,
     AuthError,
@@ -133,6 +133,9 @@ class MemoryCalendarServer:
         self._seq = itertools.count(1)
         self._lock = threading.RLock()
         self.hook: Callable[[str, str], None] | None = None  # (method, "before"|"after") for crash tests
+        # like Graph's calendarView delta: an incremental listing reports a single event moved
+        # out of the window as removed (reason left_window) instead of listing it
+        self.removes_outside_window = False
 
     # ------------------------------------------------------------- accounts, calendars, faults
 
@@ -310,6 +313,11 @@ class MemoryCalendarServer:
             return copy.deepcopy(out)
 
 
+def _overlaps(event: Event, window: Window) -> bool:
+    start = event.start if event.start is not None else dt.datetime.combine(event.start_date, dt.time(), UTC)  # type: ignore[arg-type]
+    return _instance_end(event) > window.start and start < window.end
+
+
 def _expand(item: _Item, window: Window, *, all_singles: bool = False) -> list[Event]:
     if item.deleted or item.unreadable:
         return []
@@ -369,10 +377,14 @@ class MemoryProvider:
             for item in chunk:
                 if item.deleted:
                     if cursor is not None:
-                        result.deleted.append(EventKey(calendar_id, item.event_id, ""))
+                        result.deleted.append(Removal(EventKey(calendar_id, item.event_id, "")))
                     continue
                 if item.unreadable:
                     result.skipped.append((item.event_id, item.unreadable))
+                    continue
+                if cursor is not None and self.server.removes_outside_window and item.single is not None \
+                        and not _overlaps(item.single, window):
+                    result.deleted.append(Removal(EventKey(calendar_id, item.event_id, ""), "left_window"))
                     continue
                 result.events.extend(copy.deepcopy(_expand(item, window, all_singles=cursor is not None)))
                 if item.series is not None:

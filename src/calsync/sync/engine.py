@@ -27,7 +27,7 @@ from calsync.sync.accounts import STOPPED_FROM, credentials
 from calsync.sync.apply import Outbound, SettingsMoved, apply_inbound, hold_settings
 from calsync.sync.lease import Lease
 from calsync.sync.mapping import read_floating
-from calsync.sync.model import ChangeSet, Event, EventKey
+from calsync.sync.model import ChangeSet, Event, EventKey, Removal
 from calsync.sync.provider import AuthError, CalendarProvider, CursorExpired, ProviderError, Window
 from calsync.sync.reconcile import DeletionPolicy, Pulled, decide, unconfirmed
 from calsync.sync.summary import RunSummary
@@ -148,6 +148,7 @@ class SyncEngine:
               summary: RunSummary) -> tuple[Pulled, str | None]:
         events: list[Event] = []
         tombstones: list[EventKey] = []
+        left: set[EventKey] = set()
         series: set[str] = set()
         skipped: dict[str, str] = {}
         members: set[str] | None = None
@@ -156,7 +157,8 @@ class SyncEngine:
         for _ in range(100_000):
             changes = provider.list_changes(calendar_id, cursor, window, page)
             events.extend(changes.events)
-            tombstones.extend(changes.deleted)
+            tombstones.extend(r.key for r in changes.deleted if r.reason == "deleted")
+            left.update(r.key for r in changes.deleted if r.reason == "left_window")
             series.update(changes.complete_series)
             skipped.update(changes.skipped)
             if changes.members is not None:
@@ -165,7 +167,7 @@ class SyncEngine:
                 summary.note("skip", item, message)
             full = full and changes.full
             if changes.next_page is None:
-                return Pulled(events, tombstones, full, series, window, skipped, members), changes.cursor
+                return Pulled(events, tombstones, full, series, window, skipped, members, left), changes.cursor
             page = changes.next_page
         raise ProviderError("the calendar kept returning more pages: giving up this run")
 
@@ -320,10 +322,11 @@ class SyncEngine:
                     continue
                 found.events.extend(instances)
                 if not instances:
-                    found.deleted.append(EventKey(calendar_id, item_id, ""))
+                    found.deleted.append(Removal(EventKey(calendar_id, item_id, "")))
         listed = {e.key for e in pulled.events}
         pulled.events.extend(e for e in found.events if e.key not in listed)
-        pulled.tombstones.extend(found.deleted)
+        pulled.tombstones.extend(r.key for r in found.deleted if r.reason == "deleted")
+        pulled.left_window.update(r.key for r in found.deleted if r.reason == "left_window")
         pulled.complete_series.update(found.complete_series)
         pulled.skipped.update(found.skipped)
         # fetched and still unaccounted for (the server answered nothing about it): it is present

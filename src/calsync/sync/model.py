@@ -20,6 +20,32 @@ class EventKey:
     recurrence_id: str = ""
 
 
+RemovalReason = Literal["deleted", "left_window"]
+
+
+@dataclass(frozen=True)
+class Removal:
+    """An item a listing reports as gone, and why. `deleted`: the provider says it no longer
+    exists (a tombstone, a 404). `left_window`: it still exists but moved out of the listed
+    window (Graph's calendarView delta reports such events as `@removed` too; Google's moved
+    occurrence beyond the horizon). Only `deleted` is evidence of a deletion."""
+
+    key: EventKey
+    reason: RemovalReason = "deleted"
+
+    @property
+    def calendar_id(self) -> str:
+        return self.key.calendar_id
+
+    @property
+    def event_id(self) -> str:
+        return self.key.event_id
+
+    @property
+    def recurrence_id(self) -> str:
+        return self.key.recurrence_id
+
+
 @dataclass
 class EventAttendee:
     email: str
@@ -103,7 +129,8 @@ class ChangeSet:
     """One page of changes.
 
     `events` are upserts (recurring series expanded into instances within the window);
-    `deleted` are tombstones. `full` means this listing (over all its pages) is complete
+    `deleted` are removals, each with its reason: only reason `deleted` is a tombstone, an item
+    that `left_window` still exists and its activity stays. `full` means this listing (over all its pages) is complete
     evidence: anything linked and not listed is gone. `complete_series` names series whose
     in-window instances are all in this page set, so missing occurrences were cancelled.
     `cursor` is set only on the last page (`next_page` is None there).
@@ -115,7 +142,7 @@ class ChangeSet:
     """
 
     events: list[Event] = field(default_factory=list)
-    deleted: list[EventKey] = field(default_factory=list)
+    deleted: list[Removal] = field(default_factory=list)
     cursor: str | None = None
     next_page: str | None = None
     full: bool = False

@@ -78,7 +78,8 @@ class Pulled:
 
     `skipped`: objects present but unreadable (id -> reason); they keep their links. `members`:
     the provider's membership listing of a full listing (every object id), when it has one; an id
-    in it is present, whatever the windowed listing said."""
+    in it is present, whatever the windowed listing said. `left_window`: items the provider
+    says still exist but moved out of the window (never a deletion; their links stay)."""
 
     events: list[Event]
     tombstones: list[EventKey]
@@ -87,6 +88,7 @@ class Pulled:
     window: Window
     skipped: dict[str, str] = field(default_factory=dict)
     members: set[str] | None = None
+    left_window: set[EventKey] = field(default_factory=set)
 
 
 @dataclass
@@ -305,6 +307,18 @@ def _missing_is_gone(link: LinkState, pulled: Pulled) -> bool:
     return pulled.full and in_window
 
 
+def _left_window(live: dict[EventKey, LinkState], pulled: Pulled) -> set[EventKey]:
+    """Linked keys the provider reports as moved out of the window: present, so neither side is
+    touched (a key without recurrence id stands for every occurrence of that object)."""
+    out: set[EventKey] = set()
+    for key in pulled.left_window:
+        if key.recurrence_id:
+            out.add(key)
+        else:
+            out.update(k for k in live if k.event_id == key.event_id and k.calendar_id == key.calendar_id)
+    return out
+
+
 def unconfirmed(links: list[LinkState], pulled: Pulled) -> set[str]:
     """Object ids the listings disagree on: linked, named by the membership listing, yet absent
     from the windowed listing. The engine fetches them before deciding (deletion needs agreeing
@@ -366,8 +380,10 @@ def decide(
     gone -= set(listed)
     held = _note_unreadable(plan, links, crm, pulled)
     gone -= held
+    moved_out = _left_window(live, pulled)
+    gone -= moved_out
     for key, link in live.items():
-        if key not in listed and key not in gone and _missing_is_gone(link, pulled):
+        if key not in listed and key not in gone and key not in moved_out and _missing_is_gone(link, pulled):
             gone.add(key)
     taken = {link.activity_id for link in live.values() if link.activity_id is not None}
     for key, link in live.items():

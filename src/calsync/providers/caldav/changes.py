@@ -17,7 +17,7 @@ from calsync.providers.caldav import davxml
 from calsync.providers.caldav.davxml import CALDAV, CS, DAV, tag
 from calsync.providers.caldav.http import DavClient
 from calsync.providers.caldav.objects import MAX_OCCURRENCES, expand
-from calsync.sync.model import ChangeSet, EventKey
+from calsync.sync.model import ChangeSet, EventKey, Removal
 from calsync.sync.provider import CursorExpired, ProviderError, Window
 
 SYNC = "st:"
@@ -186,7 +186,7 @@ class Lister:
 
     def _add_deleted(self, result: ChangeSet, calendar_url: str, hrefs: list[str]) -> None:
         for href in hrefs:
-            result.deleted.append(EventKey(calendar_url, href, ""))
+            result.deleted.append(Removal(EventKey(calendar_url, href, "")))
             result.complete_series.append(href)  # a gone series has no occurrences left
 
     def multiget(self, calendar_url: str, hrefs: list[str]) -> list[davxml.DavResponse]:
@@ -206,7 +206,7 @@ class Lister:
             data = item.text(tag(CALDAV, "calendar-data"))
             if item.status == 404 or data is None:
                 if item.status == 404 or tag(CALDAV, "calendar-data") in item.missing:
-                    result.deleted.append(EventKey(calendar_url, href, ""))
+                    result.deleted.append(Removal(EventKey(calendar_url, href, "")))
                     result.complete_series.append(href)
                 continue
             etag = item.text(tag(DAV, "getetag"))
@@ -221,6 +221,8 @@ class Lister:
             if upcoming_only and expanded.series_id is None:
                 expanded.events = [e for e in expanded.events if not e.ends_before(window.start)]
             result.events.extend(expanded.events)
+            # an occurrence moved out of the window still exists: not a deletion
+            result.deleted += [Removal(EventKey(calendar_url, href, rid), "left_window") for rid in expanded.outside]
             if expanded.series_id:
                 result.complete_series.append(expanded.series_id)
         if rest:

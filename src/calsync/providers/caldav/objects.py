@@ -31,6 +31,7 @@ class Expanded:
     series_id: str | None = None  # set when the object is a recurring series
     skipped: str | None = None  # reason, when the object cannot be mapped
     cut: str | None = None  # what was left out, when the series had more occurrences than allowed
+    outside: list[str] = field(default_factory=list)  # recurrence ids of live overrides moved out of the window
 
 
 MAX_OCCURRENCES = 500  # per series and window (CALSYNC_MAX_OCCURRENCES_PER_SERIES)
@@ -115,7 +116,12 @@ def expand(calendar_id: str, href: str, etag: str | None, text: str, window: Win
             last = _start_of(events[-1]) if events else window.start
             note = (f"the series has more occurrences than the {max_occurrences:,} taken in per series: "
                     f"occurrences after {last:%Y-%m-%d %H:%M} UTC are left out")
-        return Expanded(events, series_id=href, cut=note)
+        listed = {e.recurrence_id for e in events}
+        outside = sorted({
+            ical.occurrence_id(c["RECURRENCE-ID"].dt) for c in components
+            if "RECURRENCE-ID" in c and str(c.get("STATUS", "")).upper() != "CANCELLED"
+        } - listed)
+        return Expanded(events, series_id=href, cut=note, outside=[] if cut else outside)
     except ical.Unmappable as exc:
         return Expanded(skipped=exc.reason)
     except Exception as exc:  # one odd object must not stop the listing of the others

@@ -7,7 +7,9 @@ them with a token). Both page with `pageToken`, which is the neutral `page`.
 
 An incremental page names the series it touched (an instance moved, edited or cancelled, or
 the series itself changed); each such series is read again whole, so the engine sees all its
-in-window occurrences (`complete_series`), or one tombstone when the series itself was deleted.
+in-window occurrences (`complete_series`), or one tombstone when the series itself was deleted;
+an occurrence the page names that was moved out of the window is a removal with reason
+`left_window` (it still exists: its activity stays). Cancelled items are reason `deleted`.
 A 410 from a sync token is CursorExpired (the engine then lists in full, matching by our ids)."""
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from calsync.providers.google import wire
 from calsync.providers.google.http import GoogleHttp, message, path
-from calsync.sync.model import ChangeSet, Event, EventKey
+from calsync.sync.model import ChangeSet, Event, EventKey, Removal
 from calsync.sync.provider import CursorExpired, EventNotFound, ProviderError, Window
 
 
@@ -66,6 +68,7 @@ class Lister:
         result = ChangeSet(full=cursor is None, next_page=next_page,
                            cursor=None if next_page else body.get("nextSyncToken"))
         touched: list[str] = []
+        moved: list[Event] = []  # live instances named by an incremental page
         for item in body.get("items") or []:
             if wire.is_instance(item):
                 if cursor is None:
@@ -74,22 +77,31 @@ class Lister:
                     series = item["recurringEventId"]
                     if series not in result.complete_series:
                         result.complete_series.append(series)
-                elif item["recurringEventId"] not in touched:
-                    touched.append(item["recurringEventId"])
+                else:
+                    if item["recurringEventId"] not in touched:
+                        touched.append(item["recurringEventId"])
+                    if item.get("status") != "cancelled":
+                        moved.append(wire.to_event(calendar_id, item, zone))
             elif item.get("status") == "cancelled":
                 if cursor is not None:
-                    result.deleted.append(EventKey(calendar_id, item["id"], ""))
+                    result.deleted.append(Removal(EventKey(calendar_id, item["id"], "")))
             else:
                 result.events.append(wire.to_event(calendar_id, item, zone))
         for series in touched:
             self._reread_series(calendar_id, series, window, result)
+        # an occurrence moved beyond the window is not among the series' in-window instances:
+        # it still exists, so it is reported as having left the window, never as deleted
+        listed = {e.key for e in result.events}
+        reread = set(result.complete_series)
+        result.deleted += [Removal(e.key, "left_window") for e in moved
+                           if e.series_id in reread and e.key not in listed]
         return result
 
     def _reread_series(self, calendar_id: str, series: str, window: Window, result: ChangeSet) -> None:
         """All in-window instances of a series, or one tombstone when the series is gone."""
         master = self.get(calendar_id, series)
         if master is None or master.get("status") == "cancelled":
-            result.deleted.append(EventKey(calendar_id, series, ""))
+            result.deleted.append(Removal(EventKey(calendar_id, series, "")))
             return
         result.events.extend(self.instances(calendar_id, series, window))
         result.complete_series.append(series)
