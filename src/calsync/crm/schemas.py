@@ -118,7 +118,7 @@ class ParticipantOut(BaseModel):
 class SyncInfo(BaseModel):
     """Where the activity syncs to and how that went, as the list and calendar views show it."""
 
-    status: str  # synced / pending / error / not_synced / no_account
+    status: str  # synced / pending / error / not_synced / no_account / paused / problem (account cannot sync)
     account: str | None = None
     provider: str | None = None
     reason: str | None = None

@@ -7,7 +7,11 @@ account's last finished run failed to write it (reason from that run's log: a cr
 refused, retried on every run), `not_synced` when it is CRM-born
 and its type is not in the account's push_types (None = all types), or when it has no link and is
 already over (past items are never pushed); `no_account` when the owner
-has no (enabled) account. Computed in batch: one query for accounts, one for links, per page.
+has no (enabled) account. While the account cannot sync (`crm.services.sync_health.blocked`:
+waiting for a reconnect or a confirmation, or failing run after run) what would be `synced`,
+`pending` or `error` is `paused` or `problem` instead, with the reason: "synced" would be a
+promise that later edits travel, and they do not. Computed in batch: one query for accounts, one
+for links, per page (and one per account that keeps failing).
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calsync.crm.schemas import SyncInfo
 from sqlalchemy import func
 
+from calsync.crm.schemas import SyncInfo
+from calsync.crm.services.sync_health import Blocked, blocked, failed_runs_in_a_row
 from calsync.store.tables import Activity, SyncAccount, SyncLink, SyncRun
 
 _LINK_PRIORITY = {"error": 0, "linked": 1}
@@ -28,9 +33,19 @@ _LINK_PRIORITY = {"error": 0, "linked": 1}
 
 def status_for(
     activity: Activity, type_key: str, account: SyncAccount | None, link: SyncLink | None,
-    failure: str | None = None,
+    failure: str | None = None, stopped: Blocked | None = None,
 ) -> SyncInfo:
-    """The rule itself, for one activity, its owner's account and its (best) link."""
+    """The rule itself, for one activity, its owner's account and its (best) link; `stopped`
+    says why the account cannot sync now (`sync_health.blocked`), if it cannot."""
+    info = _status(activity, type_key, account, link, failure)
+    if stopped is not None and info.status in ("synced", "pending", "error"):
+        return SyncInfo(status=stopped.badge, reason=stopped.reason, account=info.account, provider=info.provider)
+    return info
+
+
+def _status(
+    activity: Activity, type_key: str, account: SyncAccount | None, link: SyncLink | None, failure: str | None,
+) -> SyncInfo:
     if account is None:
         return SyncInfo(status="no_account")
     where = dict(account=account.account_name, provider=account.provider)
@@ -89,9 +104,12 @@ def sync_infos(
             if current is None or _LINK_PRIORITY.get(link.status, 2) < _LINK_PRIORITY.get(current.status, 2):
                 links[link.activity_id] = link
     failures = _write_failures(session, [account.id for account in accounts.values()]) if with_account else {}
+    runs = failed_runs_in_a_row(session, accounts.values())
+    stopped = {account.user_id: blocked(account, runs.get(account.id, 0)) for account in accounts.values()}
     no_account = SyncInfo(status="no_account")  # the common case, built once per page
     return {
-        a.id: status_for(a, type_keys.get(a.type_id, ""), accounts[a.owner_id], links.get(a.id), failures.get(a.id))
+        a.id: status_for(a, type_keys.get(a.type_id, ""), accounts[a.owner_id], links.get(a.id), failures.get(a.id),
+                         stopped[a.owner_id])
         if a.owner_id in accounts else no_account
         for a in items
     }

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from calsync.crm.errors import Invalid
+from calsync.crm.services import sync_health
 from calsync.jobs.runner import engine_for
 from calsync.store.tables import User
 from calsync.sync import accounts
@@ -49,7 +50,8 @@ def _body(payload: Any) -> dict[str, Any]:
 def get_sync(user: User = Depends(current_user), session: Session = Depends(get_session)) -> dict[str, Any]:
     account = repo.account_of_user(session, user.id)
     data = {"connected": False} if account is None else {
-        "connected": True, **accounts.view(account), **accounts.import_type_state(session, account)}
+        "connected": True, **accounts.view(account), **accounts.import_type_state(session, account),
+        "problems": [p.as_dict() for p in sync_health.problems(session, account, is_admin=user.is_admin)]}
     return ok(data, providers=_providers())
 
 

@@ -13,9 +13,11 @@ from jinja2 import pass_context
 from sqlalchemy.orm import Session
 
 from calsync import __version__
-from calsync.web import i18n
+from calsync.crm.services import sync_health
+from calsync.crm.services.sync_health import Problem
 from calsync.store.tables import User
-from calsync.web import sessions
+from calsync.sync.repository import account_of_user
+from calsync.web import i18n, sessions
 from calsync.web.deps import get_session
 from calsync.web.pages.csrf import token_for
 from calsync.web.i18n import N_
@@ -41,6 +43,8 @@ SYNC_LABELS = {
     "error": N_("Sync error"),
     "not_synced": N_("Not synced"),
     "no_account": N_("No calendar connected"),
+    "paused": N_("Sync paused"),
+    "problem": N_("Sync problem"),
 }
 templates.env.globals["sync_labels"] = SYNC_LABELS
 
@@ -70,6 +74,7 @@ def page_user(request: Request, session: Session = Depends(get_session)) -> User
     """The user of the session cookie, or a redirect to the sign-in page."""
     user = sessions.signed_in_user(request, session)
     if user is not None:
+        request.state.page_session = session  # for the sync-problem banner of `render`
         return user
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     raise SignInRequired(path)
@@ -93,6 +98,7 @@ def render(request: Request, name: str, user: User | None = None, status_code: i
     values.update(
         request=request,
         user=user,
+        sync_problems=lambda: _sync_problems(request, user),
         csrf_token=token_for(request.session),
         path=request.url.path,
         lang=language,
@@ -102,6 +108,14 @@ def render(request: Request, name: str, user: User | None = None, status_code: i
     response.headers["Content-Language"] = language
     response.headers.setdefault("Vary", "Accept-Language")
     return response
+
+
+def _sync_problems(request: Request, user: User | None) -> list[Problem]:
+    """The banner's problems for the signed-in user, asked only by pages that show the layout."""
+    session = getattr(request.state, "page_session", None)
+    if user is None or session is None:
+        return []
+    return sync_health.problems(session, account_of_user(session, user.id), is_admin=user.is_admin)
 
 
 def see_other(url: str) -> RedirectResponse:

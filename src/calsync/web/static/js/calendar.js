@@ -16,7 +16,7 @@
     hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
   var names = { deals: {}, persons: {}, orgs: {} }; // of the linked items the viewer may see (from the API)
   var shown = null; // the activity in the details panel
-  var SYNC = { synced: "Synced", pending: "Pending", error: "Sync error", not_synced: "Not synced", no_account: "No calendar connected" };
+  var SYNC = { synced: "Synced", pending: "Pending", error: "Sync error", not_synced: "Not synced", no_account: "No calendar connected", paused: "Sync paused", problem: "Sync problem" };
 
   ownerSelect.value = params.get("owner") || "me";
   if (!ownerSelect.value) ownerSelect.value = "me";
@@ -31,7 +31,7 @@
     if (!sync) return "";
     var text = SYNC[sync.status] || sync.status;
     // the real reason (crm/services/sync_status.py): past item, type not sent, paused account, server's words
-    if (sync.status === "error" && sync.reason) text += ": " + sync.reason;
+    if ((sync.status === "error" || sync.status === "problem" || sync.status === "paused") && sync.reason) text += ": " + sync.reason;
     else if (sync.reason && sync.status !== "synced") text += " (" + sync.reason + ")";
     if (sync.account) text += " · " + sync.account;
     return text;
