@@ -157,6 +157,30 @@ def test_moved_and_cancelled_occurrences_reach_their_activities(hc: Harness, goo
     assert hc.activities(A) == []
 
 
+def test_a_pulled_google_edit_keeps_the_activitys_conference_link(hc: Harness, google: GoogleHarness,
+                                                                  emu: GoogleEmulator) -> None:
+    """Google cannot carry a conference link we write (it makes its own), so the provider declares
+    `conference_url` unmapped: an edit pulled from Google leaves the link on the activity, and
+    the pair does not loop (idle runs write nothing)."""
+    link = "https://zoom.example.com/j/42"
+    aid = hc.create(A, "Call Bob", conference_meeting_url=link)
+    assert hc.sync(A).pushed == 1
+    [event] = [e for e in listed(google) if e.summary == "Call Bob"]
+    assert event.conference_url == ""  # not written: Google makes conference links itself
+    google.edit_summary(event.event_id, "Call Bob (moved)")
+    pulled = hc.sync(A)
+    assert pulled.status == "ok" and pulled.pulled == 1, pulled.entries
+    activity = hc.activity(aid)
+    assert (activity.subject, activity.conference_url) == ("Call Bob (moved)", link)
+    hc.sync(A)
+    again = hc.sync(A, full=True)
+    assert again.status == "ok" and again.writes == 0, again.entries
+    hc.edit(A, aid, conference_meeting_url="https://zoom.example.com/j/43")
+    changed = hc.sync(A)
+    assert changed.status == "ok" and changed.writes == 0, changed.entries  # nothing Google could hold
+    assert hc.activity(aid).conference_url == "https://zoom.example.com/j/43"
+
+
 def test_an_occurrence_moved_beyond_the_horizon_keeps_its_activity(hc: Harness, google: GoogleHarness) -> None:
     series = google.put_daily_series("Standup", soon(20), 3)
     hc.sync(A)

@@ -19,7 +19,9 @@ from calsync.store.tables import Activity, SyncAccount, SyncLink, SyncOrigin, Sy
 from calsync.sync import repository as repo
 from calsync.sync import series as series_store
 from calsync.sync.accounts import import_type_state
-from calsync.sync.mapping import crm_side_hash, crm_values, details_part, fields_of, to_crm, to_event, with_details_part
+from calsync.sync.mapping import (
+    crm_side_hash, crm_values, details_part, fields_of, keep_unmapped, mapped, to_crm, to_event, with_details_part,
+)
 from calsync.sync.model import Event, EventKey
 from calsync.sync.provider import (
     AlreadyExists,
@@ -62,20 +64,22 @@ def commit_if_settings_unchanged(session: Session, commit: Commit, account_id: i
     commit(session)
 
 
-def _set_event_side(link: SyncLink, event: Event, private_events: str) -> None:
+def _set_event_side(link: SyncLink, event: Event, private_events: str, unmapped: frozenset[str] = frozenset()) -> None:
     link.etag = event.etag
-    link.event_hash = event_hash(event, mode_for(private_events, link.origin))  # type: ignore[arg-type]
+    link.event_hash = event_hash(event, mode_for(private_events, link.origin), unmapped)  # type: ignore[arg-type]
     link.provider_updated = event.updated
     link.event_end = repo.event_end(event)
     link.event_private = event.is_private
 
 
-def _set_crm_side(link: SyncLink, activity: Activity, details: str | None, *, written: bool = False) -> None:
+def _set_crm_side(link: SyncLink, activity: Activity, details: str | None, *, written: bool = False,
+                  unmapped: frozenset[str] = frozenset()) -> None:
     """Records the CRM side as synced. `details` is the digest of the deal/contact block the
     activity gets now (None: the account writes none). An inbound change leaves the event's
     block as it was, so the hash keeps the block half it had; if that differs from the block
-    due now, the link stays behind the activity's version and the next run writes the event."""
-    fields = fields_of(activity)
+    due now, the link stays behind the activity's version and the next run writes the event.
+    `unmapped`: fields the provider cannot carry, left out of the hash."""
+    fields = mapped(fields_of(activity), unmapped)
     link.synced_version = activity.version
     previous = None if written or details is None else details_part(link.crm_hash)
     if previous is None:
@@ -102,7 +106,8 @@ def _link(session: Session, account: SyncAccount, key: EventKey, origin: str, ac
 # ---------------------------------------------------------------------- inbound
 
 
-def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmState, summary: RunSummary, now: dt.datetime) -> bool:
+def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmState, summary: RunSummary, now: dt.datetime,
+                  unmapped: frozenset[str] = frozenset()) -> bool:
     """Every CRM-side decision, in the caller's transaction (committed with the cursor). False
     when new events had to be left out for want of an active activity type: the caller then
     keeps no cursor, so the next run lists them again (skipped is not missing)."""
@@ -110,7 +115,7 @@ def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmSt
     mode = account.private_events
     imports = [d for d in plan.decisions if d.kind == "import"]
     type_key = _import_type(session, account, summary) if imports else account.import_type_key
-    _imports(session, account, owner, imports, summary, mode, type_key or account.import_type_key)
+    _imports(session, account, owner, imports, summary, mode, type_key or account.import_type_key, unmapped)
     for d in plan.decisions:
         if d.kind not in INBOUND or d.kind == "import":
             continue
@@ -118,7 +123,7 @@ def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmSt
         # commits on release. The CRM services validate before they change anything, so a
         # refused item leaves nothing half-written.
         try:
-            _inbound_one(session, account, owner, d, crm, summary, mode, now)
+            _inbound_one(session, account, owner, d, crm, summary, mode, now, unmapped)
         except Conflict:
             raise
         except (CrmError, ValidationError) as exc:
@@ -152,7 +157,7 @@ def _import_type(session: Session, account: SyncAccount, summary: RunSummary) ->
 
 
 def _imports(session: Session, account: SyncAccount, owner: Any, decisions: list[Decision], summary: RunSummary, mode: str,
-             type_key: str) -> None:
+             type_key: str, unmapped: frozenset[str] = frozenset()) -> None:
     """New calendar events become activities in batches: one type lookup, one attendee lookup
     and one flush per batch instead of several queries per event. An import's key has no link
     and no remembered origin (decide() checked both), so links and origins are inserted as is."""
@@ -181,8 +186,8 @@ def _imports(session: Session, account: SyncAccount, owner: Any, decisions: list
                 account_id=account.id, calendar_id=d.key.calendar_id, event_id=d.key.event_id, recurrence_id=d.key.recurrence_id,
                 origin="calendar", status="linked", activity_id=result.id,
             )
-            _set_event_side(link, d.event, mode)
-            _set_crm_side(link, result, repo.details_digest_of(session, account, result))
+            _set_event_side(link, d.event, mode, unmapped)
+            _set_crm_side(link, result, repo.details_digest_of(session, account, result), unmapped=unmapped)
             session.add(link)
             session.add(SyncOrigin(user_id=account.user_id, calendar_id=d.key.calendar_id, event_id=d.key.event_id,
                                    recurrence_id=d.key.recurrence_id, activity_id=result.id))
@@ -203,7 +208,8 @@ def _label(d: Decision) -> str:
     return f"activity {d.activity_id}"
 
 
-def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision, crm: CrmState, summary: RunSummary, mode: str, now: dt.datetime) -> None:
+def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision, crm: CrmState, summary: RunSummary, mode: str,
+                 now: dt.datetime, unmapped: frozenset[str] = frozenset()) -> None:
     assert d.key is not None or d.kind == "restore_activity"
     if d.kind == "adopt":
         assert d.key is not None
@@ -216,14 +222,15 @@ def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision
         item = crm.linked.get(d.activity_id) or next((i for i in crm.by_uuid.values() if i.id == d.activity_id), None)
         current = repo.find_link(session, account.id, d.key)
         origin = current.origin if current is not None else (item.origin if item else "calendar")
-        values = crm_values(to_crm(d.event, mode_for(mode, origin)))  # type: ignore[arg-type]
+        incoming = to_crm(d.event, mode_for(mode, origin))  # type: ignore[arg-type]
+        values = crm_values(keep_unmapped(incoming, item.fields, unmapped) if item is not None else incoming)
         activity = activity_service.update_activity(
             session, owner, d.activity_id, ActivityUpdate(**values), source="sync",  # type: ignore[arg-type]
             expected_version=item.version if item else None,
         )
         link = _link(session, account, d.key, activity.origin, activity.id)
-        _set_event_side(link, d.event, mode)
-        _set_crm_side(link, activity, repo.details_digest_of(session, account, activity))
+        _set_event_side(link, d.event, mode, unmapped)
+        _set_crm_side(link, activity, repo.details_digest_of(session, account, activity), unmapped=unmapped)
         summary.pulled += 1
     elif d.kind == "trash_activity":
         assert d.activity_id is not None and d.key is not None
@@ -243,7 +250,7 @@ def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision
         if link is None:
             return
         if d.event is not None:
-            _set_event_side(link, d.event, mode)
+            _set_event_side(link, d.event, mode, unmapped)
         activity = session.get(Activity, d.activity_id) if d.activity_id else None
         seen = crm.linked.get(d.activity_id) if d.activity_id else None
         if activity is not None and seen is not None and activity.version != seen.version:
@@ -254,7 +261,7 @@ def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision
             if d.reason == "version_only":
                 link.synced_version = activity.version
             else:
-                _set_crm_side(link, activity, repo.details_digest_of(session, account, activity))
+                _set_crm_side(link, activity, repo.details_digest_of(session, account, activity), unmapped=unmapped)
     elif d.kind == "drop_link":
         assert d.key is not None
         link = repo.find_link(session, account.id, d.key)
@@ -272,6 +279,11 @@ def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision
 # ---------------------------------------------------------------------- outbound
 
 
+def unmapped_fields(provider: object) -> frozenset[str]:
+    """The synced fields a provider declares it cannot carry (optional `unmapped_fields`)."""
+    return frozenset(getattr(provider, "unmapped_fields", ()) or ())
+
+
 class Outbound:
     """Provider writes for one run, after the inbound commit. Stops early on auth and rate errors."""
 
@@ -282,6 +294,7 @@ class Outbound:
         self.progress: Callable[[int, int], None] | None = None  # (done, total) for progress bars
         self.renew: Callable[[], None] | None = None  # keeps the run's lease while writes go on
         self.settings_version: int | None = None  # the settings the run decided with (None: unchecked)
+        self.unmapped: frozenset[str] = unmapped_fields(provider)
 
     def _commit(self, session: Session) -> None:
         commit_if_settings_unchanged(session, self.commit, self.account_id, self.settings_version)
@@ -406,8 +419,8 @@ class Outbound:
             except Exception as exc:  # one bad item never stops the others
                 self._failed(session, account, activity, link, unexpected(exc))
                 return
-            _set_event_side(link, written, account.private_events)
-            _set_crm_side(link, activity, repo.details_digest_of(session, account, activity), written=True)
+            _set_event_side(link, written, account.private_events, self.unmapped)
+            _set_crm_side(link, activity, repo.details_digest_of(session, account, activity), written=True, unmapped=self.unmapped)
             self._commit(session)
             self.summary.pushed += 1
         finally:
@@ -478,8 +491,9 @@ class Outbound:
                         written = outcome.event
                         if link is None:
                             link = _link(session, account, written.key, activity.origin, activity.id)
-                        _set_event_side(link, written, account.private_events)
-                        _set_crm_side(link, activity, repo.details_digest_of(session, account, activity), written=True)
+                        _set_event_side(link, written, account.private_events, self.unmapped)
+                        _set_crm_side(link, activity, repo.details_digest_of(session, account, activity), written=True,
+                                      unmapped=self.unmapped)
                         pushed += 1
                 self._commit(session)
                 self.summary.pushed += pushed

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +25,7 @@ from calsync.sync import registry
 from calsync.sync import repository as repo
 from calsync.sync import series
 from calsync.sync.accounts import STOPPED_FROM, credentials
-from calsync.sync.apply import Outbound, SettingsMoved, apply_inbound, hold_settings
+from calsync.sync.apply import Outbound, SettingsMoved, apply_inbound, hold_settings, unmapped_fields
 from calsync.sync.lease import Lease
 from calsync.sync.mapping import read_floating
 from calsync.sync.model import ChangeSet, Event, EventKey, Removal
@@ -265,7 +266,7 @@ class SyncEngine:
             else:
                 links = repo.relevant_links(session, account, pulled, repo.named_activity_ids(crm))
             repo.add_linked(session, account, crm, links)
-            settings = repo.settings_of(account)
+            settings = replace(repo.settings_of(account), unmapped=unmapped_fields(provider))
             live_count = None if everything else repo.live_link_count(session, account)
             plan = decide([repo.link_state(link) for link in links], pulled, crm, settings, now, policy, live_count)
             for entry in plan.log:
@@ -281,7 +282,7 @@ class SyncEngine:
             # a settings change (another calendar, ...) committed meanwhile voids this run's work;
             # from here on the account row is held, so none can commit before this run does
             hold_settings(session, account_id, seen_settings)
-            complete = apply_inbound(session, account, plan, crm, summary, now)
+            complete = apply_inbound(session, account, plan, crm, summary, now, settings.unmapped)
             series.remember(session, account.id, pulled.events)
             series.forget_unlinked(session, account.id, {
                 (d.key.calendar_id, d.key.event_id) for d in plan.decisions

@@ -220,6 +220,24 @@ def content_hash(fields: SyncedFields) -> str:
 _DETAILS_MARK = ":"  # at this position, a CRM-side hash that covers the deal/contact block
 
 
+def mapped(fields: SyncedFields, unmapped: frozenset[str]) -> SyncedFields:
+    """`fields` without those a provider cannot carry (its `unmapped_fields`, e.g. Google's
+    conference link, which Google makes itself): they are left out of that provider's hashes, so
+    a value the calendar cannot hold is neither a change nor a difference."""
+    if not unmapped:
+        return fields
+    blank = SyncedFields(subject="", all_day=False)
+    return replace(fields, **{name: getattr(blank, name) for name in unmapped if name in _FIELD_NAMES})
+
+
+def keep_unmapped(incoming: SyncedFields, current: SyncedFields, unmapped: frozenset[str]) -> SyncedFields:
+    """What an update from the calendar writes to an activity: the event's fields, except those
+    the provider cannot carry, which keep the activity's values (a pulled edit never clears them)."""
+    if not unmapped:
+        return incoming
+    return replace(incoming, **{name: getattr(current, name) for name in unmapped if name in _FIELD_NAMES})
+
+
 def crm_side_hash(fields: SyncedFields, details: str | None) -> str:
     """What a link stores for the CRM side: the fields' digest, or, when the account writes the
     generated deal/contact block (`details` is its digest, see `details_digest`), half of each,

@@ -63,7 +63,13 @@ class Window:
 
 @runtime_checkable
 class CalendarProvider(Protocol):
-    """One open connection to one account of a provider."""
+    """One open connection to one account of a provider.
+
+    Optional capabilities, looked up with getattr so a provider declares only what it has:
+    `unmapped_fields` (frozenset of `SyncedFields` names it cannot write, e.g. Google's
+    `conference_url`: the engine leaves them out of this provider's hashes and keeps the
+    activity's value when an edit is pulled), `write_many` (BatchWriter), `prefetch`,
+    `fetch_events`, `undelete_event` (Undeleter), `restore_series`, `watch`/`unwatch` (Watchable)."""
 
     name: str
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from calsync.sync.mapping import (
-    PrivateMode, SyncedFields, content_hash, crm_side_hash, cut_notes, details_part, to_crm, with_details_part,
+    PrivateMode, SyncedFields, content_hash, crm_side_hash, cut_notes, details_part, mapped, to_crm, with_details_part,
 )
 from calsync.sync.model import Event, EventKey
 from calsync.sync.provider import Window
@@ -37,6 +37,8 @@ class AccountSettings:
     import_type: str = "meeting"
     push_types: frozenset[str] | None = None
     external_event_visibility: str = "everyone"
+    # synced fields the provider cannot carry (its `unmapped_fields`): left out of both hashes
+    unmapped: frozenset[str] = frozenset()
 
     def pushes(self, type_key: str) -> bool:
         return self.push_types is None or type_key in self.push_types
@@ -136,27 +138,27 @@ def activity_label(item: CrmItem) -> str:
     return f"activity {item.id}" + (" (private)" if item.fields.private else "")
 
 
-def event_hash(event: Event, mode: PrivateMode) -> str:
-    return content_hash(to_crm(event, mode))
+def event_hash(event: Event, mode: PrivateMode, unmapped: frozenset[str] = frozenset()) -> str:
+    return content_hash(mapped(to_crm(event, mode), unmapped))
 
 
 # ---------------------------------------------------------------------- per pair
 
 
-def _event_changed(link: LinkState, event: Event, mode: PrivateMode) -> bool:
-    return event.etag != link.etag and event_hash(event, mode) != link.event_hash
+def _event_changed(link: LinkState, event: Event, mode: PrivateMode, unmapped: frozenset[str] = frozenset()) -> bool:
+    return event.etag != link.etag and event_hash(event, mode, unmapped) != link.event_hash
 
 
-def _crm_changed(link: LinkState, item: CrmItem) -> bool:
-    return item.version != link.synced_version and crm_side_hash(item.fields, item.details) != link.crm_hash
+def _crm_changed(link: LinkState, item: CrmItem, unmapped: frozenset[str] = frozenset()) -> bool:
+    return item.version != link.synced_version and crm_side_hash(mapped(item.fields, unmapped), item.details) != link.crm_hash
 
 
-def _only_block_changed(link: LinkState, item: CrmItem) -> bool:
+def _only_block_changed(link: LinkState, item: CrmItem, unmapped: frozenset[str] = frozenset()) -> bool:
     """The activity's synced fields are as last synced; only its deal/contact block moved (a
     linked deal, person or organization changed). Such a change never overrides a calendar edit:
     the edit is taken in, and the block is written at the next run."""
     part = details_part(link.crm_hash)
-    return part is not None and item.details is not None and with_details_part(item.fields, part) == link.crm_hash
+    return part is not None and item.details is not None and with_details_part(mapped(item.fields, unmapped), part) == link.crm_hash
 
 
 def _is_newer(event: Event, item: CrmItem) -> bool:
@@ -187,7 +189,7 @@ def _pair(plan: Plan, s: AccountSettings, link: LinkState, item: CrmItem | None,
         if item.owner_id != s.owner_id or (item.origin == "crm" and not s.pushes(item.type_key)):
             plan.add("drop_link", key=link.key)
             return
-        if _crm_changed(link, item):
+        if _crm_changed(link, item, s.unmapped):
             plan.note("conflict", activity_label(item), "deleted in the calendar while edited in the CRM: the deletion wins (restore it from the trash)")
         plan.add("trash_activity", key=link.key, activity_id=item.id, reason="deleted in your calendar", counts_as_deletion=True)
         return
@@ -195,7 +197,7 @@ def _pair(plan: Plan, s: AccountSettings, link: LinkState, item: CrmItem | None,
         if link.key.recurrence_id:
             plan.add("detach", key=link.key, reason="an occurrence of a recurring event cannot be deleted from the CRM")
             return
-        if event is not None and _event_changed(link, event, mode):
+        if event is not None and _event_changed(link, event, mode, s.unmapped):
             plan.note("conflict", event_label(event), "edited in the calendar while deleted in the CRM: the deletion wins")
         plan.add("push_delete", key=link.key, etag=event.etag if event else link.etag, activity_id=link.activity_id, counts_as_deletion=True)
         return
@@ -211,15 +213,15 @@ def _pair(plan: Plan, s: AccountSettings, link: LinkState, item: CrmItem | None,
         plan.add("push_delete", key=link.key, etag=event.etag if event else link.etag, activity_id=item.id, counts_as_deletion=True, reason="type not pushed")
         plan.note("skip", activity_label(item), f"type '{item.type_key}' is no longer sent to the calendar: its event is removed")
         return
-    ev_changed = event is not None and _event_changed(link, event, mode)
-    crm_changed = _crm_changed(link, item) and not item.read_only
-    if ev_changed and crm_changed and _only_block_changed(link, item):
+    ev_changed = event is not None and _event_changed(link, event, mode, s.unmapped)
+    crm_changed = _crm_changed(link, item, s.unmapped) and not item.read_only
+    if ev_changed and crm_changed and _only_block_changed(link, item, s.unmapped):
         plan.add("update_activity", key=link.key, activity_id=item.id, event=event)
     elif ev_changed and crm_changed:
         assert event is not None
         kind, why = ("adopt", "linked again after a reconnect and the two sides differ") if fresh else (
             "conflict", "changed on both sides")
-        if to_crm(event, mode) == item.fields:
+        if mapped(to_crm(event, mode), s.unmapped) == mapped(item.fields, s.unmapped):
             plan.add("record", key=link.key, activity_id=item.id, event=event)
         elif _is_newer(event, item):
             plan.note(kind, activity_label(item), f"{why}: the calendar's change is newer and wins")

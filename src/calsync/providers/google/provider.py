@@ -24,8 +24,9 @@ class GoogleProvider:
 
     name = "google"
     # Synced fields this provider cannot write (Google makes conference links itself, from a
-    # conferenceData createRequest): read, never written. The engine should leave them out of
-    # this side's hash (not wired yet); the contract's round-trip test leaves them out.
+    # conferenceData createRequest): read, never written. The engine leaves them out of both
+    # hashes of this provider's links and never clears them on an activity from a pulled edit;
+    # the contract's round-trip test leaves them out.
     unmapped_fields = frozenset({"conference_url"})
 
     def __init__(self, http: GoogleHttp, *, page_size: int = 2500) -> None:
