@@ -25,6 +25,7 @@ from calsync.crm.services.activity_queries import linked_to, present
 from calsync.store.tables import Activity, Deal, Organization, Person, User
 from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
+from calsync.web.i18n import N_
 from calsync.web.pages.rendering import page_user, render, see_other
 from calsync.web.pages.views import item_names, lookups
 
@@ -40,7 +41,7 @@ class Kind:
     path: str  # URL segment: deals, persons, organizations
     kind: str  # the API's kind: deal, person, organization
     model: Any
-    title: str  # page heading
+    title: str  # page heading (English: templates translate it)
     noun: str
     create: type[BaseModel]
     update: type[BaseModel]
@@ -51,12 +52,12 @@ class Kind:
 
 KINDS = {
     k.path: k for k in (
-        Kind("deals", "deal", Deal, "Deals", "deal", DealIn, DealUpdate, "title", Activity.deal_id,
-             ("Value", "Status", "Person", "Organization")),
-        Kind("persons", "person", Person, "People", "person", PersonIn, PersonUpdate, "name", Activity.person_id,
-             ("E-mail", "Phone", "Organization")),
-        Kind("organizations", "organization", Organization, "Organizations", "organization", OrganizationIn,
-             OrganizationUpdate, "name", Activity.org_id, ("Address",)),
+        Kind("deals", "deal", Deal, N_("Deals"), "deal", DealIn, DealUpdate, "title", Activity.deal_id,
+             (N_("Value"), N_("Status"), N_("Person"), N_("Organization"))),
+        Kind("persons", "person", Person, N_("People"), "person", PersonIn, PersonUpdate, "name", Activity.person_id,
+             (N_("E-mail"), N_("Phone"), N_("Organization"))),
+        Kind("organizations", "organization", Organization, N_("Organizations"), "organization", OrganizationIn,
+             OrganizationUpdate, "name", Activity.org_id, (N_("Address"),)),
     )
 }
 
