@@ -21,6 +21,7 @@ from calsync.sync import accounts
 from calsync.sync import repository as repo
 from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
+from calsync.web.i18n import N_, gettext
 from calsync.web.pages.rendering import page_user, render
 from calsync.web.pages.views import lookups
 
@@ -44,7 +45,7 @@ PROVIDERS: list[ProviderEntry] = [
     ProviderEntry(
         key="caldav",
         name="CalDAV",
-        blurb="iCloud, Fastmail, Nextcloud, Radicale and any other CalDAV calendar server.",
+        blurb=N_("iCloud, Fastmail, Nextcloud, Radicale and any other CalDAV calendar server."),
         presets=[
             ("iCloud", "https://caldav.icloud.com/"),
             ("Fastmail", "https://caldav.fastmail.com/dav/"),
@@ -56,7 +57,7 @@ PROVIDERS: list[ProviderEntry] = [
 GOOGLE = ProviderEntry(
     key="google",
     name="Google Calendar",
-    blurb="Sign in with Google and allow calsync to see and edit the events of your calendars.",
+    blurb=N_("Sign in with Google and allow calsync to see and edit the events of your calendars."),
     kind="oauth",
     start_url="/oauth/google/start",
 )
@@ -82,9 +83,9 @@ def offered() -> list[ProviderEntry]:
 
 
 PRIVATE_CHOICES = [
-    ("everyone", "Visible to everyone", "Imported as ordinary activities: colleagues who can see your activities see their details."),
-    ("busy_block", "Visible only to you", "Colleagues see a “Busy” block with the time only — no subject, place, people or notes."),
-    ("skip", "Do not sync", "Private events stay in your calendar and never enter the CRM."),
+    ("everyone", N_("Visible to everyone"), N_("Imported as ordinary activities: colleagues who can see your activities see their details.")),
+    ("busy_block", N_("Visible only to you"), N_("Colleagues see a “Busy” block with the time only — no subject, place, people or notes.")),
+    ("skip", N_("Do not sync"), N_("Private events stay in your calendar and never enter the CRM.")),
 ]
 
 
@@ -111,7 +112,7 @@ def restore(request: Request, activity_id: ItemId, user: User = Depends(page_use
     try:
         restored = activity_service.restore_activity(session, user, activity_id)
         session.commit()
-        message = f"Restored: {present(session, user, [restored])[0].subject}"
+        message = gettext("Restored: %(subject)s") % {"subject": present(session, user, [restored])[0].subject}
     except CrmError as exc:
         session.rollback()
         error = exc.message
