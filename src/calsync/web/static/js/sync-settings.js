@@ -7,15 +7,16 @@
   var $ = function (id) { return document.getElementById(id); };
   var state = null; // the last GET /api/v1/calendar-sync data (null = not connected)
   var switching = false;
+  var t = calsync.t; // the page's language (common.js; messages in locale/*/LC_MESSAGES/js.po)
 
   var STATES = {
-    active: ["Active", "Syncing automatically after every change and on a schedule."],
-    syncing: ["Syncing", "A sync is running now."],
-    paused: ["Stopped", "Sync is stopped: press Start to resume."],
-    needs_confirmation: ["Waiting for your confirmation", "The last sync would delete many activities: confirm or cancel below."],
-    auth_error: ["Cannot sign in", "The calendar server refused your credentials: reconnect your account (Switch account) with a valid app password."],
-    choose_calendar: ["Choose a calendar", "Connected: pick the calendar to sync with under Settings; the first sync starts then."],
-    provider_error: ["Calendar server error", "The server failed; sync retries on its own. If it keeps failing, check the server URL or reconnect your account."],
+    active: [t("Active"), t("syncing automatically after every change and on a schedule.")],
+    syncing: [t("Syncing"), t("a sync is running now.")],
+    paused: [t("Stopped"), t("sync is stopped: press Start to resume.")],
+    needs_confirmation: [t("Waiting for your confirmation"), t("the last sync would delete many activities: confirm or cancel below.")],
+    auth_error: [t("Cannot sign in"), t("the calendar server refused your credentials: reconnect your account (Switch account) with a valid app password.")],
+    choose_calendar: [t("Choose a calendar"), t("connected: pick the calendar to sync with under Settings; the first sync starts then.")],
+    provider_error: [t("Calendar server error"), t("the server failed; sync retries on its own. If it keeps failing, check the server URL or reconnect your account.")],
   };
 
   function sentence(text) {
@@ -26,13 +27,13 @@
   }
 
   function when(value) {
-    if (!value) return "never";
+    if (!value) return t("never");
     return calsync.formatInstant(value);
   }
 
   function showSaved(field, ok, message) {
     document.querySelectorAll('[data-saved-for="' + field + '"]').forEach(function (mark) {
-      mark.textContent = ok ? "Saved" : ("Not saved: " + message);
+      mark.textContent = ok ? t("Saved") : t("Not saved: {message}", { message: message });
       mark.classList.toggle("bad", !ok);
       mark.classList.add("show");
       clearTimeout(mark._timer);
@@ -60,7 +61,7 @@
   async function load() {
     var result = await calsync.api("GET", BASE);
     if (!result.ok && result.status !== 404) {
-      $("load-error").textContent = "Could not read your calendar sync: " + calsync.errorText(result);
+      $("load-error").textContent = t("Could not read your calendar sync: {error}", { error: calsync.errorText(result) });
       $("load-error").hidden = false;
       return;
     }
@@ -75,7 +76,7 @@
     $("settings-panel").hidden = !connected;
     $("log-panel").hidden = !connected;
     $("connect-panel").hidden = connected && !switching;
-    $("connect-title").textContent = connected ? "Switch to another account" : "Connect a calendar";
+    $("connect-title").textContent = connected ? t("Switch to another account") : t("Connect a calendar");
     $("cancel-switch").hidden = !(connected && switching);
     if (!connected) { $("confirm-panel").hidden = true; return; }
     renderStatus();
@@ -87,23 +88,23 @@
   function renderStatus() {
     var s = state;
     $("s-account").textContent = (s.account || "") + (s.provider ? " (" + s.provider + ")" : "");
-    $("s-calendar").textContent = s.calendar_name || s.calendar_id || "none chosen yet";
-    var words = STATES[s.state] || [s.state || "unknown", ""];
+    $("s-calendar").textContent = s.calendar_name || s.calendar_id || t("none chosen yet");
+    var words = STATES[s.state] || [s.state || t("unknown"), ""];
     if (s.state === "auth_error" && s.provider === "google") {
-      words = ["Cannot sign in", "Google no longer accepts calsync's access (expired or revoked): reconnect with “Switch account”, then “Connect Google Calendar”."];
+      words = [t("Cannot sign in"), t("Google no longer accepts calsync's access (expired or revoked): reconnect with “Switch account”, then “Connect Google Calendar”.")];
     }
     var stateEl = $("s-state");
-    stateEl.textContent = words[0] + (words[1] ? " — " + words[1].charAt(0).toLowerCase() + words[1].slice(1) : "");
+    stateEl.textContent = words[0] + (words[1] ? " — " + words[1] : "");
     stateEl.className = "state state-" + (s.state || "");
     stateEl.dataset.state = s.state || "";
     $("s-last-success").textContent = when(s.last_success_at);
-    var lastError = s.last_error ? sentence(s.last_error) + (s.last_error_at ? " (" + when(s.last_error_at) + ")" : "") : "none";
-    if (s.last_error && s.state === "auth_error") lastError += " — reconnect your account.";
+    var lastError = s.last_error ? sentence(s.last_error) + (s.last_error_at ? " (" + when(s.last_error_at) + ")" : "") : t("none");
+    if (s.last_error && s.state === "auth_error") lastError += " — " + t("reconnect your account.");
     $("s-last-error").textContent = lastError;
     $("auth-banner").hidden = s.state !== "auth_error";
     $("auth-banner").textContent = s.provider === "google"
-      ? "Sync has stopped: Google no longer accepts calsync's access to your calendar. Reconnect with “Switch account”, then “Connect Google Calendar”."
-      : "Sync has stopped: the calendar server does not accept your sign-in any more. Reconnect your account with “Switch account”.";
+      ? t("Sync has stopped: Google no longer accepts calsync's access to your calendar. Reconnect with “Switch account”, then “Connect Google Calendar”.")
+      : t("Sync has stopped: the calendar server does not accept your sign-in any more. Reconnect your account with “Switch account”.");
     var enabled = s.enabled !== false && s.state !== "paused";
     $("start").disabled = enabled;
     $("stop").disabled = !enabled;
@@ -111,9 +112,10 @@
     var needsConfirm = s.state === "needs_confirmation";
     $("confirm-panel").hidden = !needsConfirm;
     if (needsConfirm) {
-      $("confirm-text").textContent = "The last sync would delete " + (count ? count + " activities" : "many activities") +
-        " at once, so it stopped to ask you." + (s.pending_message ? " " + sentence(s.pending_message) : "") +
-        " If you emptied or changed the calendar on purpose, delete them; otherwise keep them.";
+      $("confirm-text").textContent = (count ? t("The last sync would delete {count} activities at once, so it stopped to ask you.", { count: count })
+        : t("The last sync would delete many activities at once, so it stopped to ask you.")) +
+        (s.pending_message ? " " + sentence(s.pending_message) : "") +
+        " " + t("If you emptied or changed the calendar on purpose, delete them; otherwise keep them.");
     }
   }
 
@@ -147,19 +149,19 @@
     if (!result.ok) {
       var failed = document.createElement("option");
       failed.value = current || "";
-      failed.textContent = (state.calendar_name || current || "") + " (cannot list calendars: " + calsync.errorText(result) + ")";
+      failed.textContent = (state.calendar_name || current || "") + " " + t("(cannot list calendars: {error})", { error: calsync.errorText(result) });
       select.appendChild(failed);
       return;
     }
     if (!current) {
       var none = document.createElement("option");
-      none.value = ""; none.textContent = "Choose a calendar…";
+      none.value = ""; none.textContent = t("Choose a calendar…");
       select.appendChild(none);
     }
     items.forEach(function (c) {
       var option = document.createElement("option");
       option.value = c.id || c.url || c.href;
-      option.textContent = (c.name || c.display_name || option.value) + (c.read_only || c.writable === false ? " (read-only)" : "");
+      option.textContent = (c.name || c.display_name || option.value) + (c.read_only || c.writable === false ? " " + t("(read-only)") : "");
       select.appendChild(option);
     });
     if (current) select.value = current;
@@ -174,7 +176,7 @@
       var row = body.insertRow();
       var cell = row.insertCell();
       cell.colSpan = 9; cell.className = "muted";
-      cell.textContent = result.ok ? "No runs yet." : "Cannot read the log: " + calsync.errorText(result);
+      cell.textContent = result.ok ? t("No runs yet.") : t("Cannot read the log: {error}", { error: calsync.errorText(result) });
       return;
     }
     runs.forEach(function (run) {
@@ -189,7 +191,7 @@
       if (entries.length) {
         var more = document.createElement("details");
         var summary = document.createElement("summary");
-        summary.textContent = entries.length + " line" + (entries.length > 1 ? "s" : "");
+        summary.textContent = entries.length > 1 ? t("{count} lines", { count: entries.length }) : t("1 line");
         more.appendChild(summary);
         var list = document.createElement("ul");
         entries.slice(0, 50).forEach(function (entry) {
@@ -206,8 +208,9 @@
   async function action(method, path, label, body, quiet) {
     $("action-result").textContent = label + "…";
     var result = await calsync.api(method, BASE + path, body);
-    if (!quiet || !result.ok) $("action-result").textContent = result.ok ? label + ": done." : label + " failed: " + calsync.errorText(result);
-    if (!result.ok) calsync.toast(label + " failed: " + calsync.errorText(result), true);
+    var failed = t("{action} failed: {error}", { action: label, error: calsync.errorText(result) });
+    if (!quiet || !result.ok) $("action-result").textContent = result.ok ? t("{action}: done.", { action: label }) : failed;
+    if (!result.ok) calsync.toast(failed, true);
     await load();
     return result;
   }
@@ -238,31 +241,32 @@
   $("sync-now").addEventListener("click", async function () {
     var button = this;
     button.disabled = true;
-    var result = await action("POST", "/sync?wait=true", "Sync now", undefined, true);
+    var result = await action("POST", "/sync?wait=true", t("Sync now"), undefined, true);
     // A run already going (after a connect or a change) finishes first; then ours runs.
     for (var tries = 0; tries < 120 && result.ok && result.body.data && result.body.data.status === "busy"; tries++) {
-      $("action-result").textContent = "Waiting for the sync that is running to finish…";
+      $("action-result").textContent = t("Waiting for the sync that is running to finish…");
       await new Promise(function (resolve) { setTimeout(resolve, 1000); });
-      result = await action("POST", "/sync?wait=true", "Sync now", undefined, true);
+      result = await action("POST", "/sync?wait=true", t("Sync now"), undefined, true);
     }
     button.disabled = false;
     var run = result.ok && result.body.data;
     if (run && run.status) {
-      var words = { ok: "done", busy: "a sync is running already", needs_confirmation: "waiting for your confirmation",
-                    auth_error: "cannot sign in to the calendar", provider_error: "the calendar server failed", paused: "sync is stopped" };
-      $("action-result").textContent = "Sync now: " + (words[run.status] || run.status) + " — " + run.pulled + " from the calendar, " +
-        run.pushed + " to the calendar, " + run.deleted + " deleted." + (run.message ? " " + sentence(run.message) : "");
+      var words = { ok: t("done"), busy: t("a sync is running already"), needs_confirmation: t("waiting for your confirmation"),
+                    auth_error: t("cannot sign in to the calendar"), provider_error: t("the calendar server failed"), paused: t("sync is stopped") };
+      $("action-result").textContent = t("Sync now: {result} — {pulled} from the calendar, {pushed} to the calendar, {deleted} deleted.",
+        { result: words[run.status] || run.status, pulled: run.pulled, pushed: run.pushed, deleted: run.deleted }) +
+        (run.message ? " " + sentence(run.message) : "");
     }
   });
-  $("start").addEventListener("click", function () { action("POST", "/start", "Start"); });
-  $("stop").addEventListener("click", function () { action("POST", "/stop", "Stop"); });
+  $("start").addEventListener("click", function () { action("POST", "/start", t("Start")); });
+  $("stop").addEventListener("click", function () { action("POST", "/stop", t("Stop")); });
   $("disconnect").addEventListener("click", function () {
-    if (confirm("Disconnect this calendar account? Activities stay in the CRM; events stay in the calendar.")) action("DELETE", "", "Disconnect");
+    if (confirm(t("Disconnect this calendar account? Activities stay in the CRM; events stay in the calendar."))) action("DELETE", "", t("Disconnect"));
   });
   $("switch-account").addEventListener("click", function () { switching = true; render(); $("caldav-url").focus(); });
   $("cancel-switch").addEventListener("click", function () { switching = false; render(); });
-  $("confirm-deletions").addEventListener("click", function () { action("POST", "/confirm-deletions", "Confirm deletions"); });
-  $("cancel-deletions").addEventListener("click", function () { action("POST", "/cancel-deletions", "Keep activities"); });
+  $("confirm-deletions").addEventListener("click", function () { action("POST", "/confirm-deletions", t("Confirm deletions")); });
+  $("cancel-deletions").addEventListener("click", function () { action("POST", "/cancel-deletions", t("Keep activities")); });
   $("refresh-log").addEventListener("click", loadLog);
 
   // CalDAV connect form
@@ -290,7 +294,7 @@
     }
     $("caldav-password").value = "";
     switching = false;
-    calsync.toast("Connected.");
+    calsync.toast(t("Connected."));
     await load();
   });
 
