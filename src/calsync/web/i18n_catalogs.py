@@ -65,7 +65,9 @@ def update() -> None:
             if language == DEFAULT_LANGUAGE:
                 continue
             catalog = load(language, domain)
+            created = catalog.creation_date  # kept: a date that moves on every run only makes merge conflicts
             catalog.update(template, no_fuzzy_matching=True)
+            catalog.creation_date = created
             catalog.obsolete.clear()
             path = po_path(language, domain)
             path.parent.mkdir(parents=True, exist_ok=True)
