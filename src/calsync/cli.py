@@ -296,5 +296,38 @@ def emulate_google(
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
 
+@emulate_app.command("microsoft")
+def emulate_microsoft(
+    port: int = typer.Option(8766, "--port", min=1, max=65535),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    users: str = typer.Option("a@example.com", "--users", help="comma-separated e-mails; each gets a mailbox"),
+    redirect_uri: str = typer.Option("http://127.0.0.1:8000/oauth/microsoft/callback", "--redirect-uri",
+                                     help="the OAuth redirect URI registered for the app"),
+    client_id: str = typer.Option("00000000-0000-4000-8000-00000000ca15", "--client-id"),
+    client_secret: str = typer.Option("calsync-emulator-secret", "--client-secret"),
+    tenant: str = typer.Option("common", "--tenant", help="common, organizations, consumers or a tenant id"),
+    retire_old_refresh_tokens: bool = typer.Option(False, "--retire-old-refresh-tokens",
+                                                   help="a refresh token works once (Microsoft keeps old ones valid)"),
+    max_batch_requests: int = typer.Option(20, "--max-batch-requests", min=1),
+) -> None:
+    """Serves a Microsoft Graph (calendar) + identity platform emulator; prints the `export` lines that point calsync at it."""
+    import uvicorn
+
+    from calsync.emulators.microsoft import EmulatorConfig, create_app
+    from calsync.emulators.microsoft.app import exports
+
+    emails = [u.strip() for u in users.split(",") if u.strip()]
+    bad = [u for u in emails if "@" not in u]
+    if not emails or bad:
+        fail(f"--users takes comma-separated e-mail addresses (got {users!r})")
+    config = EmulatorConfig(users=emails, client_id=client_id, client_secret=client_secret, tenant=tenant,
+                            redirect_uris=[redirect_uri], retire_old_refresh_tokens=retire_old_refresh_tokens,
+                            max_batch_requests=max_batch_requests)
+    for line in exports(config, f"http://{host}:{port}"):
+        typer.echo(line)
+    sys.stdout.flush()
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())
