@@ -92,16 +92,29 @@ def test_all_day_is_dates_with_exclusive_end_and_can_become_timed(emu: GoogleEmu
     assert not timed.all_day and timed.start == soon(40)
 
 
-def test_a_repeated_create_is_refused_but_a_deleted_id_is_restored(emu: GoogleEmulator, side: Any) -> None:
+def test_a_deleted_id_stays_taken_and_undelete_brings_the_event_back(emu: GoogleEmulator, side: Any) -> None:
+    from calsync.sync.provider import EventNotFound
+
     provider, calendar, _ = side
     ours = event(calendar)
+    with pytest.raises(EventNotFound):
+        provider.undelete_event(ours, send_invitations=False)  # nothing deleted to bring back
     created = provider.create_event(ours, send_invitations=False)
     with pytest.raises(AlreadyExists):
         provider.create_event(ours, send_invitations=False)
+    with pytest.raises(AlreadyExists):
+        provider.undelete_event(ours, send_invitations=False)  # live: nothing to undelete
     provider.delete_event(calendar, created.event_id, created.etag)
     assert provider.get_event(calendar, created.event_id) == []
-    again = provider.create_event(Event(**{**ours.__dict__, "summary": "Call Ada again"}), send_invitations=False)
+    assert provider.find_by_activity_id(calendar, ours.activity_uuid or "") is None
+    with pytest.raises(AlreadyExists):  # Google keeps the deleted id taken
+        provider.create_event(ours, send_invitations=False)
+    mark = last_seq(emu)
+    again = provider.undelete_event(Event(**{**ours.__dict__, "summary": "Call Ada again"}), send_invitations=False)
     assert again.event_id == created.event_id
+    get, patch = api_calls(emu, mark)
+    assert (get["method"], patch["method"]) == ("GET", "PATCH") and patch["body"]["status"] == "confirmed"
+    assert patch["headers"].get("if-match") and patch["query"]["sendUpdates"] == ["none"]
     [listed] = provider.get_event(calendar, created.event_id)
     assert listed.summary == "Call Ada again" and listed.activity_uuid == ours.activity_uuid
     found = provider.find_by_activity_id(calendar, ours.activity_uuid or "")

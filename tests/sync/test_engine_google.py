@@ -191,6 +191,85 @@ def test_an_occurrence_moved_beyond_the_horizon_keeps_its_activity(hc: Harness, 
     assert len(hc.activities(A)) == 3 and hc.activities(A, deleted=True) == []
 
 
+def google_status(google: GoogleHarness, event_id: str) -> str:
+    return str(google.provider.lister.get(google.calendar_id, event_id)["status"])  # type: ignore[index]
+
+
+def cancel_deletions(hc: Harness) -> None:
+    from calsync.store.tables import User
+    from calsync.sync import accounts as sync_accounts
+
+    with hc.session() as s:
+        sync_accounts.decide_deletions(s, s.get(User, hc.users[A]), "cancelled")
+
+
+def test_an_activity_restored_from_the_trash_gets_its_deleted_google_event_back(hc: Harness, google: GoogleHarness) -> None:
+    from calsync.crm.services import activities as activity_service
+    from calsync.store.tables import User
+
+    aid = hc.create(A, "Call Bob")
+    hc.sync(A)
+    [event] = listed(google)
+    hc.delete(A, aid)
+    assert hc.sync(A).deleted == 1 and google_status(google, event.event_id) == "cancelled"
+    with hc.session() as s:
+        activity_service.restore_activity(s, s.get(User, hc.users[A]), aid)
+    back = hc.sync(A)
+    assert back.status == "ok" and back.pushed == 1, back.entries
+    assert google_status(google, event.event_id) == "confirmed"  # the same Google event, undeleted
+    assert [(e.event_id, e.summary) for e in listed(google)] == [(event.event_id, "Call Bob")]
+    assert hc.sync(A, full=True).writes == 0
+
+
+def test_ticking_a_type_again_brings_its_deleted_google_events_back(hc: Harness, google: GoogleHarness) -> None:
+    aid = hc.create(A, "Call Bob")
+    hc.sync(A)
+    [event] = listed(google)
+    hc.settings(A, push_types=["meeting"])
+    assert hc.sync(A).deleted == 1 and listed(google) == []
+    hc.settings(A, push_types=None)
+    back = hc.sync(A)
+    assert back.status == "ok" and back.pushed == 1, back.entries
+    assert [(e.event_id, e.activity_uuid) for e in listed(google)] == [(event.event_id, hc.activity(aid).uuid)]
+
+
+def test_cancelled_deletions_put_google_events_back(hc: Harness, google: GoogleHarness) -> None:
+    ids = [hc.create(A, "Call Bob"), hc.create(A, "Lunch with Dan")]
+    hc.sync(A)
+    events = listed(google)
+    for e in events:
+        google.delete(e.event_id)
+    asked = hc.sync(A, full=True)
+    assert asked.status == "needs_confirmation", asked.entries
+    cancel_deletions(hc)
+    kept = hc.sync(A, full=True)  # the guard that asked was a complete listing's (emptied calendar)
+    assert kept.status == "ok" and kept.pushed == 2, kept.entries
+    assert sorted(e.event_id for e in listed(google)) == sorted(e.event_id for e in events)
+    assert all(not hc.activity(i).deleted for i in ids)
+
+
+def test_cancelled_deletions_put_a_series_deleted_in_google_back(hc: Harness, google: GoogleHarness) -> None:
+    series = google.put_daily_series("Standup", soon(20), 3)
+    hc.sync(A)
+    first = min((e for e in listed(google) if e.series_id == series), key=lambda e: e.start)  # type: ignore[arg-type, return-value]
+    google.move_occurrence(series, first.recurrence_id, soon(22), soon(23))
+    hc.sync(A)
+    before = sorted((a.id, a.subject, a.span_start) for a in hc.activities(A))
+    assert len(before) == 3
+    google.delete(series)
+    asked = hc.sync(A, full=True)
+    assert asked.status == "needs_confirmation", asked.entries
+    cancel_deletions(hc)
+    restored = hc.sync(A, full=True)
+    assert restored.status == "ok" and restored.pushed == 1, restored.entries
+    assert google_status(google, series) == "confirmed"
+    assert len([e for e in listed(google) if e.series_id == series]) == 3  # the moved one too
+    again = hc.sync(A, full=True)
+    assert again.status == "ok" and again.writes == 0 and again.deleted == 0, again.entries
+    assert sorted((a.id, a.subject, a.span_start) for a in hc.activities(A)) == before
+    assert hc.activities(A, deleted=True) == []
+
+
 @pytest.fixture
 def stored(hc: Harness, google: GoogleHarness, emu: GoogleEmulator) -> Iterator[Harness]:
     """The account's Google credentials stored encrypted, opened the way the app opens them."""

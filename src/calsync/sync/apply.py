@@ -326,8 +326,8 @@ class Outbound:
             stored = series_store.original(session, self.account_id, key.calendar_id, key.event_id)
         finally:
             session.close()
-        restore = getattr(self.provider, "restore_series", None)  # optional, like prefetch
-        if restore is None or stored is None:
+        restore = getattr(self.provider, "restore_series", None)  # optional (SeriesRestorer)
+        if restore is None:
             self.summary.note("error", "a recurring event",
                               "could not be put back: no stored copy of the series (restore it in the calendar app)")
             return
@@ -530,12 +530,20 @@ class Outbound:
         self.summary.note("error", f"activity {activity_id}", message, activity_id=activity_id)
 
     def _create(self, session: Session, account: SyncAccount, event: Event, send: bool) -> Event:
-        """Create, or adopt the event a crashed earlier create already made (same activity id)."""
+        """Create, or adopt the event a crashed earlier create already made (same activity id), or
+        bring back the deleted event whose id is still taken (the provider's optional
+        `undelete_event`: Google keeps deleted ids)."""
         try:
             return self.provider.create_event(event, send_invitations=send)
         except AlreadyExists:
             assert event.activity_uuid is not None
             found = self.provider.find_by_activity_id(event.calendar_id, event.activity_uuid)
+            undelete = getattr(self.provider, "undelete_event", None)  # optional (Undeleter)
+            if found is None and undelete is not None:
+                try:
+                    return undelete(event, send_invitations=send)  # type: ignore[no-any-return]
+                except EventNotFound:
+                    pass
             if found is None:
                 raise ProviderError("the calendar reports the event exists but cannot find it") from None
             hold_settings(session, account.id, self.settings_version)  # the account row before links (lock order)

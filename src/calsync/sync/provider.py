@@ -106,6 +106,29 @@ class CalendarProvider(Protocol):
     def close(self) -> None: ...
 
 
+class Undeleter(Protocol):
+    """Optional: for providers that keep a deleted event's id taken (Google keeps deleted events
+    as `cancelled` and answers 409 to an insert under the same id, while `find_by_activity_id`
+    sees only live events). The engine calls it when a create meets AlreadyExists and no live
+    event carries our id: restoring an activity from the trash, ticking a pushed type again, or
+    cancelling pending deletions re-create an event whose id was used before."""
+
+    def undelete_event(self, event: Event, *, send_invitations: bool) -> Event:
+        """Brings back the deleted event under the id derived from `event.activity_uuid`, written
+        with `event`'s fields. Raises EventNotFound when there is no deleted event to restore,
+        AlreadyExists when it is live (or changed while restoring)."""
+        ...
+
+
+class SeriesRestorer(Protocol):
+    """Optional: puts a recurring series the calendar lost back as one object (after the user
+    cancelled pending deletions). `original` is the provider's own copy kept by the engine
+    (`Event.raw` when it is text, e.g. CalDAV's iCalendar object), or None when it keeps none
+    (Google keeps the deleted series itself). AlreadyExists when the series is there already."""
+
+    def restore_series(self, calendar_id: str, event_id: str, original: str | None) -> None: ...
+
+
 class Watchable(Protocol):
     """Optional push support (Google watch channels, Graph subscriptions)."""
 

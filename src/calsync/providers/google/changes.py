@@ -133,6 +133,21 @@ class Lister:
             if not page:
                 return out
 
+    def cancelled_exceptions(self, calendar_id: str, series: str, window: Window) -> list[dict[str, Any]]:
+        """The cancelled occurrences of a series in the window (`events.instances` with
+        `showDeleted`), as Google holds them (id, etag, `updated`)."""
+        out: list[dict[str, Any]] = []
+        page: str | None = None
+        while True:
+            params: dict[str, Any] = {"timeMin": rfc3339(window.start), "timeMax": rfc3339(window.end),
+                                      "showDeleted": "true", "maxResults": 2500, **({"pageToken": page} if page else {})}
+            response = self.http.send("GET", path("calendars", calendar_id, "events", series, "instances"), params=params)
+            body = self._expect(response, f"occurrences of {series}")
+            out += [dict(item) for item in body.get("items") or [] if item.get("status") == "cancelled"]
+            page = body.get("nextPageToken")
+            if not page:
+                return out
+
     def find(self, calendar_id: str, activity_uuid: str) -> dict[str, Any] | None:
         """The live event carrying our id (one `privateExtendedProperty` constraint: Google's
         documents disagree on how several combine)."""

@@ -82,6 +82,16 @@ class GoogleProvider:
     def delete_event(self, calendar_id: str, event_id: str, etag: str | None) -> None:
         self.writer.delete(calendar_id, event_id, etag)
 
+    def undelete_event(self, event: Event, *, send_invitations: bool) -> Event:
+        """Undeleter: Google keeps a deleted event (and its id) as `cancelled`; this confirms it
+        again with the activity's fields (the engine calls it when a create meets a deleted id)."""
+        return self.writer.undelete(event, send_invitations=send_invitations)
+
+    def restore_series(self, calendar_id: str, event_id: str, original: str | None = None) -> None:
+        """SeriesRestorer: the series deleted in Google, confirmed again with the exceptions that
+        went with it (Google keeps them; no stored copy needed)."""
+        self.writer.restore_series(calendar_id, event_id, self._window())
+
     def write_many(self, writes: list[Write]) -> list[Outcome]:
         """Many creates, updates and deletes in multipart batches of up to 50; one Outcome each."""
         return self.batcher.write_many(writes)

@@ -2,8 +2,8 @@
 
 - insert under the id derived from the activity UUID (`wire.event_id_for`): a repeated create
   answers 409 → AlreadyExists. Google keeps a deleted event as `cancelled` and its id stays
-  taken, so a create whose id belongs to a *cancelled* event restores that event instead (one
-  PATCH with `If-Match`), which is what re-pushing a restored activity needs.
+  taken (409 too); `undelete` brings such an event back (one PATCH with `If-Match`), which is
+  what re-pushing a restored activity needs; `restore_series` does the same for a series.
 - patch with `If-Match: <etag>` (412 → PreconditionFailed; a cancelled or missing event →
   EventNotFound); only the mapped fields are sent, so what we do not map survives.
 - delete with `If-Match` (412 → PreconditionFailed unless the event is already gone; 404/410
@@ -15,6 +15,7 @@ rules apply to a single request and to a part of a batch (batch.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,10 @@ from calsync.providers.google import wire
 from calsync.providers.google.changes import Lister
 from calsync.providers.google.http import GoogleHttp, path
 from calsync.sync.model import Event
-from calsync.sync.provider import AlreadyExists, EventNotFound, PreconditionFailed, ProviderError
+from calsync.sync.provider import AlreadyExists, EventNotFound, PreconditionFailed, ProviderError, Window
+
+
+SAME_DELETION = dt.timedelta(seconds=2)  # exceptions cancelled this close to their series went with it
 
 
 @dataclass
@@ -85,24 +89,57 @@ class Writer:
 
     def created(self, event: Event, answer: Answer, send_invitations: bool) -> Event:
         if answer.status == 409:
-            event_id = wire.event_id_for(event.activity_uuid or "")
-            existing = self.lister.get(event.calendar_id, event_id)
-            if existing is not None and existing.get("status") == "cancelled":
-                return self._undelete(event, existing, send_invitations)
-            raise AlreadyExists(f"an event for activity {event.activity_uuid} exists already ({event_id})")
+            # a live event (a repeated create) or a deleted one: Google keeps deleted ids taken;
+            # the engine then adopts the first or calls undelete for the second
+            raise AlreadyExists(f"an event for activity {event.activity_uuid} exists already "
+                                f"({wire.event_id_for(event.activity_uuid or '')})")
         return self._written(event.calendar_id, answer, "create")
 
     def create(self, event: Event, *, send_invitations: bool) -> Event:
         return self.created(event, self.send(self.create_call(event, send_invitations)), send_invitations)
 
-    def _undelete(self, event: Event, existing: dict[str, Any], send_invitations: bool) -> Event:
-        body = wire.to_body(event, previous=existing)
-        answer = self.send(Call("PATCH", path("calendars", event.calendar_id, "events", existing["id"]),
+    def undelete(self, event: Event, *, send_invitations: bool) -> Event:
+        """The cancelled event under the id derived from our activity id, confirmed again and
+        written with `event`'s fields: one read and one PATCH with `If-Match`."""
+        event_id = wire.event_id_for(event.activity_uuid or "")
+        existing = self.lister.get(event.calendar_id, event_id)
+        if existing is None:
+            raise EventNotFound(f"there is no deleted event {event_id} to restore")
+        if existing.get("status") != "cancelled":
+            raise AlreadyExists(f"the event {event_id} is in the calendar (not deleted)")
+        body = {**wire.to_body(event, previous=existing), "status": "tentative" if event.status == "tentative" else "confirmed"}
+        answer = self.send(Call("PATCH", path("calendars", event.calendar_id, "events", event_id),
                                 _send_updates(send_invitations), body,
                                 {"If-Match": str(existing.get("etag", "*"))}))
         if answer.status == 412:
-            raise AlreadyExists(f"the deleted event for activity {event.activity_uuid} changed while restoring it")
+            raise AlreadyExists(f"the deleted event {event_id} changed while restoring it")
         return self._written(event.calendar_id, answer, "restore of a deleted event")
+
+    def restore_series(self, calendar_id: str, series_id: str, window: Window) -> None:
+        """A recurring series deleted in Google is kept there as `cancelled`: confirms it again
+        (PATCH with `If-Match`), and with it the exceptions (moved or edited occurrences) that
+        were cancelled together with it (no earlier than the series itself); occurrences
+        cancelled on their own before stay cancelled."""
+        master = self.lister.get(calendar_id, series_id)
+        if master is None:
+            raise EventNotFound(f"the series {series_id} is no longer in Google Calendar")
+        if master.get("status") != "cancelled":
+            raise AlreadyExists(f"the series {series_id} is in the calendar already")
+        deleted_at = wire.parse_instant(master["updated"]) if master.get("updated") else None
+        self._confirm(calendar_id, master, "series")
+        for item in self.lister.cancelled_exceptions(calendar_id, series_id, window):
+            when = wire.parse_instant(item["updated"]) if item.get("updated") else None
+            if deleted_at is None or (when is not None and when >= deleted_at - SAME_DELETION):
+                self._confirm(calendar_id, item, "occurrence")
+
+    def _confirm(self, calendar_id: str, resource: dict[str, Any], what: str) -> None:
+        answer = self.send(Call("PATCH", path("calendars", calendar_id, "events", str(resource["id"])),
+                                _send_updates(False), {"status": "confirmed"},
+                                {"If-Match": str(resource.get("etag", "*"))}))
+        if answer.status == 412:
+            raise PreconditionFailed(f"the {what} {resource['id']} changed while restoring it")
+        if answer.status != 200:
+            raise ProviderError(f"Google Calendar refused to restore the {what} (HTTP {answer.status}): {answer.message()}")
 
     # ------------------------------------------------------------------ update
 
