@@ -16,7 +16,12 @@
     hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
   var names = { deals: {}, persons: {}, orgs: {} }; // of the linked items the viewer may see (from the API)
   var shown = null; // the activity in the details panel
-  var SYNC = { synced: "Synced", pending: "Pending", error: "Sync error", not_synced: "Not synced", no_account: "No calendar connected", paused: "Sync paused", problem: "Sync problem" };
+  var t = calsync.t; // the page's language (common.js; messages in locale/*/LC_MESSAGES/js.po)
+  var SYNC = { synced: t("Synced"), pending: t("Pending"), error: t("Sync error"), not_synced: t("Not synced"), no_account: t("No calendar connected"), paused: t("Sync paused"), problem: t("Sync problem") };
+  var BUSY = t("Busy");
+  // FullCalendar's own words in the page's language (its locale bundles are not vendored).
+  var LOCALE = { code: calsync.lang(), buttonText: { today: t("Today"), day: t("Day"), week: t("Week"), month: t("Month") },
+    allDayText: t("all-day"), moreLinkText: function (n) { return t("+{count} more", { count: n }); }, noEventsText: t("No activities to show") };
 
   ownerSelect.value = params.get("owner") || "me";
   if (!ownerSelect.value) ownerSelect.value = "me";
@@ -75,7 +80,7 @@
     if (!a.redacted && !a.busy) classes.push("ev-free"); // free time: drawn light, not as a solid block
     if (ownPrivate(a)) classes.push("ev-private");
     return {
-      id: String(a.id), title: a.redacted ? "Busy" : a.subject, allDay: a.all_day,
+      id: String(a.id), title: a.redacted ? BUSY : a.subject, allDay: a.all_day,
       start: a.all_day ? a.start : wall(a.start), end: a.all_day ? a.end : wall(a.end),
       backgroundColor: color, borderColor: a.read_only ? "#5b3fa0" : color, classNames: classes,
       editable: canEdit(a), extendedProps: { activity: a },
@@ -100,7 +105,7 @@
     calsync.api("GET", "/api/v1/calendar?" + query.toString()).then(function (result) {
       loading.hidden = true;
       if (!result.ok) {
-        calsync.toast("Could not load the calendar: " + calsync.errorText(result), true);
+        calsync.toast(t("Could not load the calendar: {error}", { error: calsync.errorText(result) }), true);
         failure(new Error(calsync.errorText(result)));
         return;
       }
@@ -108,7 +113,7 @@
       names = extra.names || names;
       var items = result.body.data || [];
       if (extra.more_available) {
-        capped.textContent = "Showing " + items.length + " of " + extra.total + " — narrow the range (pick a shorter view or one person) to see them all.";
+        capped.textContent = t("Showing {shown} of {total} — narrow the range (pick a shorter view or one person) to see them all.", { shown: items.length, total: extra.total });
         capped.hidden = false;
       } else {
         capped.hidden = true;
@@ -120,24 +125,25 @@
   function showDetails(a) {
     var box = document.getElementById("details");
     var type = config.types[a.type];
-    document.getElementById("d-title").textContent = a.redacted ? "Busy" : a.subject;
+    document.getElementById("d-title").textContent = a.redacted ? BUSY : a.subject;
     document.getElementById("d-when").textContent = describeTime(a);
     document.getElementById("d-type").textContent = a.redacted ? "—" : (type ? type.name : a.type);
-    document.getElementById("d-owner").textContent = config.users[String(a.owner_id)] || ("user " + a.owner_id);
+    document.getElementById("d-owner").textContent = config.users[String(a.owner_id)] || t("user {id}", { id: a.owner_id });
     document.getElementById("d-sync").textContent = a.redacted ? "—" : syncText(a.sync);
     var flags = [];
-    if (a.redacted) flags.push("A private activity of another user: only its time is shown.");
-    if (a.read_only) flags.push("Read-only: an occurrence of a recurring event from the calendar. Change it in your calendar.");
-    if (a.private && !a.redacted) flags.push("Private: others see only a Busy block.");
-    if (a.done) flags.push("Done.");
+    if (a.redacted) flags.push(t("A private activity of another user: only its time is shown."));
+    if (a.read_only) flags.push(t("Read-only: an occurrence of a recurring event from the calendar. Change it in your calendar."));
+    if (a.private && !a.redacted) flags.push(t("Private: others see only a Busy block."));
+    if (a.done) flags.push(t("Done."));
     document.getElementById("d-flags").textContent = flags.join(" ");
-    row("deal", a.deal_id && (names.deals[String(a.deal_id)] || "(not visible to you)"));
-    row("person", a.person_id && (names.persons[String(a.person_id)] || "(not visible to you)"));
-    row("org", a.org_id && (names.orgs[String(a.org_id)] || "(not visible to you)"));
+    var hidden = t("(not visible to you)");
+    row("deal", a.deal_id && (names.deals[String(a.deal_id)] || hidden));
+    row("person", a.person_id && (names.persons[String(a.person_id)] || hidden));
+    row("org", a.org_id && (names.orgs[String(a.org_id)] || hidden));
     row("location", a.location);
     var join = document.getElementById("d-join");
     var url = /^https?:\/\//i.test(a.conference_meeting_url || "") ? a.conference_meeting_url : "";
-    join.textContent = url ? "Join the meeting" : "";
+    join.textContent = url ? t("Join the meeting") : "";
     join.href = url || "#";
     join.title = url;
     showRow("join", !!url);
@@ -148,11 +154,11 @@
     var open = document.getElementById("d-open");
     open.hidden = a.redacted;
     open.href = "/activities/" + a.id;
-    open.textContent = canEdit(a) && !a.read_only ? "Edit" : "Open";
+    open.textContent = canEdit(a) && !a.read_only ? t("Edit") : t("Open");
     var changeable = canEdit(a) && !a.read_only;
     var done = document.getElementById("d-done");
     done.hidden = !changeable;
-    done.textContent = a.done ? "Mark not done" : "Mark done";
+    done.textContent = a.done ? t("Mark not done") : t("Mark done");
     document.getElementById("d-delete").hidden = !changeable;
     shown = a;
     box.hidden = false;
@@ -175,10 +181,10 @@
     if (!a) return;
     var result = await calsync.api("PATCH", "/api/v1/activities/" + a.id, { done: !a.done });
     if (!result.ok) {
-      calsync.toast("Not saved: " + calsync.errorText(result), true);
+      calsync.toast(t("Not saved: {message}", { message: calsync.errorText(result) }), true);
       return;
     }
-    calsync.toast((a.done ? "Marked not done: " : "Marked done: ") + a.subject);
+    calsync.toast(a.done ? t("Marked not done: {subject}", { subject: a.subject }) : t("Marked done: {subject}", { subject: a.subject }));
     a.done = !a.done;
     showDetails(a);
     calendar.refetchEvents();
@@ -186,13 +192,13 @@
 
   async function remove() {
     var a = shown;
-    if (!a || !window.confirm("Delete \u201c" + a.subject + "\u201d? It goes to the trash (restorable for 30 days).")) return;
+    if (!a || !window.confirm(t("Delete “{subject}”? It goes to the trash (restorable for 30 days).", { subject: a.subject }))) return;
     var result = await calsync.api("DELETE", "/api/v1/activities/" + a.id);
     if (!result.ok) {
-      calsync.toast("Not deleted: " + calsync.errorText(result), true);
+      calsync.toast(t("Not deleted: {error}", { error: calsync.errorText(result) }), true);
       return;
     }
-    calsync.toast("Deleted: " + a.subject + " (in the trash for 30 days)");
+    calsync.toast(t("Deleted: {subject} (in the trash for 30 days)", { subject: a.subject }));
     document.getElementById("details").hidden = true;
     shown = null;
     calendar.refetchEvents();
@@ -206,7 +212,7 @@
       var text = calsync.formatDay(first[0], first[1], first[2]);
       var last = [lastDate.getUTCFullYear(), lastDate.getUTCMonth() + 1, lastDate.getUTCDate()];
       if (last.join("-") !== first.join("-")) text += " – " + calsync.formatDay(last[0], last[1], last[2]);
-      return text + " · all day";
+      return text + " · " + t("all day");
     }
     var start = calsync.formatInstant(a.start), end = calsync.formatInstant(a.end);
     if (start.slice(0, -7) === end.slice(0, -7)) return a.start === a.end ? start : start + "–" + calsync.clock(a.end);
@@ -227,10 +233,10 @@
     var result = await calsync.api("PATCH", "/api/v1/activities/" + a.id, body);
     if (!result.ok) {
       info.revert();
-      calsync.toast("Not moved: " + calsync.errorText(result), true);
+      calsync.toast(t("Not moved: {error}", { error: calsync.errorText(result) }), true);
       return;
     }
-    calsync.toast("Saved: " + (a.subject || "activity") + (info.delta ? " moved." : " resized."));
+    calsync.toast(info.delta ? t("Saved: {subject} moved.", { subject: a.subject || t("activity") }) : t("Saved: {subject} resized.", { subject: a.subject || t("activity") }));
     calendar.refetchEvents();
   }
 
@@ -240,7 +246,8 @@
     initialView: params.get("view") || (window.innerWidth < 640 ? "timeGridDay" : "timeGridWeek"),
     initialDate: params.get("date") || undefined,
     headerToolbar: { left: "prev,next today", center: "title", right: "timeGridDay,timeGridWeek,dayGridMonth" },
-    buttonText: { today: "Today", day: "Day", week: "Week", month: "Month" },
+    locales: [LOCALE],
+    locale: LOCALE.code,
     firstDay: 1,
     nowIndicator: true,
     slotEventOverlap: false, // overlapping activities side by side, each readable, never on top of one another
@@ -275,7 +282,7 @@
         lock.setAttribute("class", "icon ev-lock");
         lock.setAttribute("aria-hidden", "false");
         lock.setAttribute("role", "img");
-        lock.setAttribute("aria-label", "Private");
+        lock.setAttribute("aria-label", t("Private"));
         top.appendChild(lock);
       }
       var short = !grid && arg.view.type.indexOf("timeGrid") === 0;
@@ -287,7 +294,7 @@
       }
       var title = document.createElement("span");
       title.className = "ev-title";
-      title.textContent = a.redacted ? "Busy" : a.subject;
+      title.textContent = a.redacted ? BUSY : a.subject;
       if (a.sync && !a.redacted) {
         var dot = document.createElement("span");
         dot.className = "dot s-" + a.sync.status;
@@ -304,11 +311,11 @@
       arg.el.dataset.syncStatus = a.sync ? a.sync.status : "hidden";
       arg.el.dataset.readOnly = a.read_only ? "true" : "false";
       arg.el.dataset.redacted = a.redacted ? "true" : "false";
-      var lines = [a.redacted ? "Busy" : a.subject, describeTime(a)];
+      var lines = [a.redacted ? BUSY : a.subject, describeTime(a)];
       if (!a.redacted) lines.push(syncText(a.sync));
-      if (a.read_only) lines.push("Read-only occurrence: change it in your calendar");
-      if (ownPrivate(a)) lines.push("Private: others see only Busy");
-      if (!a.redacted && !a.busy) lines.push("Free: does not block your time");
+      if (a.read_only) lines.push(t("Read-only occurrence: change it in your calendar"));
+      if (ownPrivate(a)) lines.push(t("Private: others see only Busy"));
+      if (!a.redacted && !a.busy) lines.push(t("Free: does not block your time"));
       arg.el.title = lines.filter(Boolean).join("\n");
     },
     eventClick: function (info) { info.jsEvent.preventDefault(); showDetails(info.event.extendedProps.activity); },
