@@ -42,7 +42,7 @@
         text.textContent = li.getAttribute("data-name");
         var remove = document.createElement("button");
         remove.type = "button"; remove.className = "link chip-remove";
-        remove.setAttribute("aria-label", "Remove " + li.getAttribute("data-name"));
+        remove.setAttribute("aria-label", calsync.t("Remove {name}", { name: li.getAttribute("data-name") }));
         remove.textContent = "✕";
         chip.appendChild(value); chip.appendChild(text); chip.appendChild(remove);
         chips.appendChild(chip);
@@ -67,13 +67,13 @@
         li.setAttribute("aria-selected", "false");
         li.setAttribute("data-id", String(row.id));
         li.setAttribute("data-name", row.name);
-        li.textContent = row.name + (row.visibility === "owner" ? " (only the owner sees it)" : "");
+        li.textContent = row.name + (row.visibility === "owner" ? " " + calsync.t("(only the owner sees it)") : "");
         list.appendChild(li);
       });
       if (!rows.length) {
         var empty = document.createElement("li");
         empty.className = "typeahead-empty";
-        empty.textContent = query ? "Nothing starts with “" + query + "”" : "Nothing to pick";
+        empty.textContent = query ? calsync.t("Nothing starts with “{query}”", { query: query }) : calsync.t("Nothing to pick");
         list.appendChild(empty);
       }
       list.hidden = false; active = -1;
