@@ -9,7 +9,7 @@ The REST API never calls into this module: its messages stay English with stable
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import Translations
+from babel.support import LazyProxy, Translations
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DEFAULT_LANGUAGE = "en"
@@ -108,6 +108,22 @@ def gettext(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current()).ngettext(singular, plural, n)
+
+
+def _l(message: str, **values: object) -> LazyProxy:
+    """A message made before the page's language is known (a form error in a route), translated
+    and filled in when the template prints it, inside `speaking`."""
+    return LazyProxy(lambda: gettext(message) % values if values else gettext(message), enable_cache=False)
+
+
+def _ln(singular: str, plural: str, n: int, **values: object) -> LazyProxy:
+    """`_l` with a plural form chosen by `n` (also passed to the text as %(n)s)."""
+    return LazyProxy(lambda: ngettext(singular, plural, n) % {"n": n, **values}, enable_cache=False)
+
+
+def lazy(make: Callable[[], str]) -> LazyProxy:
+    """Text built from several messages, put together when the page prints it."""
+    return LazyProxy(make, enable_cache=False)
 
 
 def N_(message: str) -> str:

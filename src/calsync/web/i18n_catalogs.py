@@ -17,7 +17,7 @@ from babel.messages.pofile import read_po, write_po
 from calsync.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR
 
 WEB_DIR = Path(__file__).resolve().parent
-PY_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+PY_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "_l": None, "_ln": (1, 2)}
 METHODS = {
     "messages": [("templates/**.html", "jinja2.ext:babel_extract"), ("templates/**.svg", "ignore"), ("i18n*.py", "ignore"), ("**.py", "python"), ("**", "ignore")],
     "js": [("static/js/**.js", "javascript"), ("**", "ignore")],

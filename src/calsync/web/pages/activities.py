@@ -20,6 +20,7 @@ from calsync.crm.services.activity_types import type_by_key
 from calsync.store.tables import User
 from calsync.web.api.params import ItemId
 from calsync.web.deps import get_session
+from calsync.web.i18n import _ln, gettext, lazy
 from calsync.web.pages.rendering import page_user, render
 from calsync.web.pages.formatting import local_day
 from calsync.web.pages.views import ids, lookups
@@ -84,7 +85,7 @@ def by_local_day(items: list[ActivityOut], zone: str) -> list[tuple[dt.date, lis
     return groups
 
 
-def _table(user: User, session: Session, q: ListQuery, message: str | None = None) -> dict[str, object]:
+def _table(user: User, session: Session, q: ListQuery, message: object = None) -> dict[str, object]:
     """The values of the table partial: one page of rows, the pager links, messages."""
     filters, error = _filters(session, user, q)
     items, next_cursor = [], None
@@ -144,9 +145,8 @@ def bulk_done(
         except CrmError as exc:
             refused.append(f"#{activity_id}: {exc.message}")
     session.commit()
-    message = f"{done} marked done."
-    if refused:
-        message += " Not changed: " + "; ".join(refused)
+    marked = _ln("%(n)s marked done.", "%(n)s marked done.", done)
+    message = lazy(lambda: str(marked) + (" " + gettext("Not changed: %(list)s") % {"list": "; ".join(refused)} if refused else ""))
     q = _query(request)
     return render(request, "_activity_table.html", user, **_table(user, session, q, message=message))
 

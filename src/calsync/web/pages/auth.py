@@ -10,6 +10,7 @@ from calsync.crm.errors import Unauthorized
 from calsync.crm.services.accounts import authenticate
 from calsync.web import sessions
 from calsync.web.deps import get_session
+from calsync.web.i18n import _l
 from calsync.web.pages.csrf import token_for, token_matches
 from calsync.web.pages.login_limit import LoginLimiter, attempt_keys, limiter_for, lock_message
 from calsync.web.pages.rendering import render, see_other
@@ -48,12 +49,12 @@ def login(
     next: str = Form("/calendar"),
     session: Session = Depends(get_session),
 ) -> Response:
-    def again(message: str, status: int) -> HTMLResponse:
+    def again(message: object, status: int) -> HTMLResponse:
         return render(request, "login.html", next=_safe_next(next), email=email, error=message, status_code=status)
 
     if not token_matches(request.session, csrf_token):
         token_for(request.session)
-        return again("The sign-in form had expired. Please sign in again.", 403)
+        return again(_l("The sign-in form had expired. Please sign in again."), 403)
     limiter = _limiter(request)
     key_email, key_client = attempt_keys(email, request.client.host if request.client else None)
     wait = limiter.seconds_locked(key_email, key_client)
@@ -63,7 +64,7 @@ def login(
         user = authenticate(session, email, password)
     except Unauthorized:
         limiter.failed(key_email, key_client)
-        return again("Wrong e-mail or password.", 401)
+        return again(_l("Wrong e-mail or password."), 401)
     limiter.succeeded(key_email)
     sessions.start(request, session, user)  # a fresh session (and CSRF token) after sign-in: no fixation
     token_for(request.session)

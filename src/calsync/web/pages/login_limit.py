@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from calsync.web.i18n import _ln
+
 
 CLIENT_FACTOR = 4
 LIMITER_KEY = "login_limiter"
@@ -29,7 +31,8 @@ def attempt_keys(email: str, client_address: str | None) -> tuple[str, str]:
 def lock_message(seconds: int) -> str:
     """What the user is told while locked: what happened and how long it lasts."""
     minutes = max(1, round(seconds / 60))
-    return f"Too many failed sign-ins. Try again in about {minutes} minute{'s' if minutes > 1 else ''}."
+    return _ln("Too many failed sign-ins. Try again in about %(n)s minute.",
+               "Too many failed sign-ins. Try again in about %(n)s minutes.", minutes)
 
 
 def limiter_for(context: Any) -> "LoginLimiter":
