@@ -164,7 +164,6 @@ def delta(store: Store, tokens: Tokens, user: str, cal: Calendar, path: str, que
             raise bad_request(f"The query parameter '{name}' is not supported with change tracking over the "
                               f"'Event' resource.", "ErrorInvalidUrlQuery")
     skip, token = _one(query, "$skiptoken"), _one(query, "$deltatoken")
-    link = base + path + "?"
     if skip is not None or token is not None:
         given = skip if skip is not None else token
         assert given is not None
@@ -174,7 +173,7 @@ def delta(store: Store, tokens: Tokens, user: str, cal: Calendar, path: str, que
             raise GraphError(410, "resyncRequired", "Resync required. Replace any local cached data with the data "
                                                     "returned by the Location URL.",
                              {"Location": state.scope.path and base + state.scope.path + "?" +
-                              urlencode({"$deltatoken": fresh})})
+                              urlencode({"$deltatoken": fresh}, safe="$")})
         state = tokens.get(given)
         if skip is not None:
             if not isinstance(state, Round):
@@ -194,9 +193,9 @@ def delta(store: Store, tokens: Tokens, user: str, cal: Calendar, path: str, que
     body: dict[str, Any] = {"@odata.context": f"{base}/v1.0/$metadata#Collection(event)"}
     if rnd.offset + page_size < len(rnd.items):
         following = Round(rnd.scope, rnd.items, rnd.next, rnd.offset + page_size)
-        body["@odata.nextLink"] = base + rnd.scope.path + "?" + urlencode({"$skiptoken": tokens.mint(following)})
+        body["@odata.nextLink"] = base + rnd.scope.path + "?" + urlencode({"$skiptoken": tokens.mint(following)}, safe="$")
     else:
-        body["@odata.deltaLink"] = base + rnd.scope.path + "?" + urlencode({"$deltatoken": tokens.mint(rnd.next)})
+        body["@odata.deltaLink"] = base + rnd.scope.path + "?" + urlencode({"$deltatoken": tokens.mint(rnd.next)}, safe="$")
     body["value"] = page
     applied = ", ".join(x for x in ("odata.track-changes", prefer.applied()) if x)
     return body, {"Preference-Applied": applied}

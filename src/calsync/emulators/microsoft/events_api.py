@@ -127,7 +127,7 @@ class Api:
         if skip + size < len(items):
             params = {k: v[0] for k, v in call.query.items() if k != "$skip"}
             params["$skip"] = str(skip + size)
-            body["@odata.nextLink"] = call.base_url + call.path + "?" + urlencode(params)
+            body["@odata.nextLink"] = call.base_url + call.path + "?" + urlencode(params, safe="$")
         body["value"] = items[skip:skip + size]
         return body
 
