@@ -12,6 +12,7 @@ from calsync import logredact
 from calsync.config import get_settings
 from calsync.crm.errors import CrmError
 from calsync.crm.services import accounts
+from calsync.crm.services import users as users_service
 from calsync.crypto import SecretBox
 from calsync.store import migrate
 from calsync.store.db import make_engine, make_session_factory, session_scope
@@ -114,8 +115,123 @@ def user_deactivate(email: str) -> None:
     factory, _box = _sessions()
     try:
         with session_scope(factory) as session:
-            accounts.deactivate_user(session, accounts.user_by_email(session, email))
+            users_service.set_active(session, accounts.user_by_email(session, email), False)
             console.print(f"{email} can no longer sign in")
+    except CrmError as exc:
+        fail(exc.message)
+
+
+users_app = typer.Typer(help="The users of a company: list, add or invite, deactivate, admin rights, passwords.",
+                        no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _now():  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _link(token: str) -> str:
+    return get_settings().resolved_base_url().rstrip("/") + users_service.link_path(token)
+
+
+def _stdin_password() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        fail("no password on standard input")
+    return password
+
+
+@users_app.command("list")
+def users_list(company: str = typer.Option(None, "--company", help="only this company's users")) -> None:
+    """Lists users: e-mail, name, company, admin, status (active, invited, reset, deactivated)."""
+    from sqlalchemy import select
+
+    from calsync.store.tables import Company, User
+
+    factory, _box = _sessions()
+    with session_scope(factory) as session:
+        query = select(User, Company.name).join(Company, Company.id == User.company_id).order_by(Company.name, User.email)
+        if company:
+            query = query.where(Company.name == company)
+        rows = session.execute(query).all()
+        if company and not rows:
+            fail(f"no company called {company!r}")
+        for user, company_name in rows:
+            typer.echo("\t".join([user.email, user.name, company_name, "admin" if user.is_admin else "-",
+                                  users_service.status(user)]))
+
+
+@users_app.command("add")
+def users_add(
+    email: str,
+    name: str = typer.Option(None, "--name"),
+    company: str = typer.Option("Default", "--company"),
+    admin: bool = typer.Option(False, "--admin"),
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA zone, e.g. Europe/Berlin"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="read the initial password from standard input"),
+    invite: bool = typer.Option(False, "--invite", help="print a link with which the user sets a password"),
+) -> None:
+    """Adds a user with an initial password (--password-stdin) or an invite link (--invite)."""
+    if password_stdin == invite:
+        fail("choose one: --password-stdin (an initial password) or --invite (a link to set one)")
+    password = _stdin_password() if password_stdin else None
+    factory, box = _sessions()
+    try:
+        with session_scope(factory) as session:
+            added = users_service.add_to_company(session, box, company, email=email, name=name, timezone=timezone,
+                                                 is_admin=admin, password=password, now=_now())
+            console.print(f"added {added.user.email} (company {company}{', admin' if admin else ''})", highlight=False)
+            console.print(f"API token: {added.api_token}", highlight=False)
+            if added.link_token:
+                typer.echo(f"invite link (valid 7 days): {_link(added.link_token)}")
+    except CrmError as exc:
+        fail(exc.message)
+
+
+@users_app.command("deactivate")
+def users_deactivate(email: str, undo: bool = typer.Option(False, "--undo", help="reactivate the user")) -> None:
+    """Ends a user's sign-in, API token and sessions at once (their data stays); --undo reactivates."""
+    factory, _box = _sessions()
+    try:
+        with session_scope(factory) as session:
+            users_service.set_active(session, accounts.user_by_email(session, email), undo)
+            console.print(f"{email} can sign in again" if undo else f"{email} is deactivated and can no longer sign in",
+                          highlight=False)
+    except CrmError as exc:
+        fail(exc.message)
+
+
+@users_app.command("make-admin")
+def users_make_admin(email: str, undo: bool = typer.Option(False, "--undo", help="take admin rights away")) -> None:
+    """Makes a user admin of their company (--undo: no longer admin; never the company's last admin)."""
+    factory, _box = _sessions()
+    try:
+        with session_scope(factory) as session:
+            users_service.set_admin(session, accounts.user_by_email(session, email), not undo)
+            console.print(f"{email} is {'no longer' if undo else 'now'} an admin", highlight=False)
+    except CrmError as exc:
+        fail(exc.message)
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    email: str,
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="read the new password from standard input"),
+) -> None:
+    """Resets a password: the old one and every session end; a new one from standard input, or a link."""
+    password = _stdin_password() if password_stdin else None
+    factory, box = _sessions()
+    try:
+        with session_scope(factory) as session:
+            target = accounts.user_by_email(session, email)
+            token = users_service.reset_password(session, box, target, password=password, now=_now())
+            if token:
+                hours = int(users_service.LINK_LIFETIME[users_service.status(target)].total_seconds() // 3600)
+                typer.echo(f"password of {email} reset; link to set a new one (valid {hours} hours): {_link(token)}")
+            else:
+                console.print(f"password of {email} changed; its web sessions have ended", highlight=False)
     except CrmError as exc:
         fail(exc.message)
 

@@ -21,6 +21,7 @@ class SecretBox:
     def __init__(self, secret_key: str) -> None:
         digest = hashlib.sha256(("calsync-fernet:" + secret_key).encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        self._mac_key = hashlib.sha256(("calsync-mac:" + secret_key).encode()).digest()
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
@@ -30,6 +31,18 @@ class SecretBox:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:  # pragma: no cover - only with a changed secret key
             raise ValueError("stored secret cannot be decrypted: was CALSYNC_SECRET_KEY changed?") from exc
+
+
+    def sign(self, message: str) -> str:
+        """A MAC of `message` under the app key (for links that must not be forged, such as a
+        set-password link); compare with `hmac.compare_digest`."""
+        return hmac.new(self._mac_key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def unusable_password_hash(reason: str) -> str:
+    """A stored hash no password matches (`reason$random`): the user sets one through a link.
+    Random, so the set-password link made for it names this state and no other."""
+    return f"{reason}${secrets.token_hex(16)}"
 
 
 def hash_password(password: str) -> str:

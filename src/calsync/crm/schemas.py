@@ -282,3 +282,52 @@ class UserOut(BaseModel):
     name: str
     timezone: str
     is_admin: bool
+    active: bool
+
+
+class ProfileUpdate(Strict):
+    """What a user changes of themselves (`PATCH /api/v1/users/me`)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class Unstripped(Strict):
+    """Input with passwords: taken as typed (spaces are part of a password)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class PasswordChange(Unstripped):
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(max_length=200)
+
+
+class UserCreate(Unstripped):
+    """An admin adds a user: with an initial `password`, or `invite: true` for a set-password link."""
+
+    email: Email
+    name: str | None = Field(default=None, max_length=200)
+    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+    is_admin: StrictBool = False
+    password: str | None = Field(default=None, max_length=200)
+    invite: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> "UserCreate":
+        if (self.password is None) == (not self.invite):
+            raise ValueError("send either an initial `password` or `invite: true` (a link to set one), not both or neither")
+        return self
+
+
+class UserUpdate(Strict):
+    """An admin's changes to a user: admin rights, and deactivation (`active: false`)."""
+
+    is_admin: StrictBool | None = None
+    active: StrictBool | None = None
+
+
+class PasswordReset(Unstripped):
+    """An admin's reset: a new `password`, or none for a set-password link."""
+
+    password: str | None = Field(default=None, max_length=200)

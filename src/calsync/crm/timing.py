@@ -37,6 +37,11 @@ def zone(name: str, field: str = "timezone") -> ZoneInfo:
         raise Invalid(f"{field}: '{name}' is not an IANA time zone name such as 'Europe/Berlin'", field=field) from None
 
 
+def zone_names() -> list[str]:
+    """Every IANA zone name `zone` accepts, sorted (the time-zone pickers offer these)."""
+    return sorted(_zone_names())
+
+
 def is_valid_zone(name: str) -> bool:
     return name in _zone_names()
 

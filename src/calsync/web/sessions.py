@@ -68,6 +68,23 @@ def signed_in_user(request: Request, session: Session) -> User | None:
     return user
 
 
+def current_row_id(request: Request) -> str | None:
+    """The key of this request's server-side session row (None without a signed-in cookie)."""
+    if "session" not in request.scope:
+        return None
+    raw = request.session.get(SESSION_ID_KEY)
+    return _digest(raw) if isinstance(raw, str) and raw else None
+
+
+def restamp(request: Request, session: Session, user: User) -> None:
+    """After the user changed their own password here: this session stays signed in (bound to the
+    new password), while every other one was ended by the change."""
+    row_id = current_row_id(request)
+    row = session.get(WebSession, row_id) if row_id else None
+    if row is not None and row.user_id == user.id:
+        row.password_stamp = password_stamp(user)
+
+
 def end(request: Request, session: Session) -> None:
     """Signs out: the server-side row goes, so a copy of the cookie is worth nothing."""
     raw = request.session.get(SESSION_ID_KEY)

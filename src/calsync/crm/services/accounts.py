@@ -8,8 +8,13 @@ from sqlalchemy.orm import Session
 from calsync.crm.errors import Conflict, Invalid, NotFound, Unauthorized
 from calsync.crm.services.activity_types import seed_default_types
 from calsync.crm.timing import zone
-from calsync.crypto import SecretBox, hash_password, new_api_token, token_digest, verify_password
+from calsync.crypto import (SecretBox, hash_password, new_api_token, token_digest, unusable_password_hash,
+                            verify_password)
 from calsync.store.tables import Company, User
+
+# The states of a user who has no password to sign in with (the prefix of the stored hash).
+INVITED = "invited"  # added with an invite link, has not set a password yet
+RESET = "reset"  # an admin reset the password with a link, not used yet
 
 
 def get_or_create_company(session: Session, name: str) -> Company:
@@ -32,13 +37,15 @@ def add_user(
     name: str | None = None,
     is_admin: bool = False,
     timezone: str = "UTC",
+    invite: bool = False,
 ) -> tuple[User, str]:
-    """Create a user (and the company if new); returns the user and the clear API token."""
+    """Create a user (and the company if new); returns the user and the clear API token.
+    With `invite` the user has no password yet: they set one through a set-password link."""
     email = email.strip().lower()
-    if "@" not in email or len(email) > 320:
+    if "@" not in email or len(email) > 320 or any(c.isspace() for c in email):
         raise Invalid(f"'{email}' is not an e-mail address", field="email")
-    if len(password) < 8:
-        raise Invalid("the password needs at least 8 characters", field="password")
+    if not invite:
+        check_password(password)
     zone(timezone)
     if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
         raise Conflict(f"a user with the e-mail {email} exists already")
@@ -48,7 +55,7 @@ def add_user(
         company_id=company.id,
         email=email,
         name=name or email.split("@")[0].capitalize(),
-        password_hash=hash_password(password),
+        password_hash=unusable_password_hash(INVITED) if invite else hash_password(password),
         timezone=timezone,
         is_admin=is_admin,
         api_token_digest=token_digest(token),
@@ -59,11 +66,18 @@ def add_user(
     return user, token
 
 
-def set_password(session: Session, user: User, password: str) -> None:
+def check_password(password: str, field: str = "password") -> None:
+    """The one password rule (every way of setting one goes through it)."""
+    if len(password) < 8:
+        raise Invalid(f"{field}: the password needs at least 8 characters", field=field)
+    if len(password) > 200:
+        raise Invalid(f"{field}: the password may have at most 200 characters", field=field)
+
+
+def set_password(session: Session, user: User, password: str, field: str = "password") -> None:
     """Changes the sign-in password. Every web session signed in under the old one ends with it
     (a session is bound to a stamp of the password hash)."""
-    if len(password) < 8:
-        raise Invalid("the password needs at least 8 characters", field="password")
+    check_password(password, field)
     user.password_hash = hash_password(password)
     session.flush()
 

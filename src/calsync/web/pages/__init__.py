@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from calsync.web.context import AppContext
-from calsync.web.pages import activities, admin_types, auth, calendar, editor, items, language, sync_settings
+from calsync.web.pages import (activities, admin_types, admin_users, auth, calendar, editor, items, language,
+                               set_password, sync_settings, user_settings)
 from calsync.web.pages.csrf import CsrfMiddleware
 from calsync.web.pages.login_limit import limiter_for
 from calsync.web.pages.rendering import WEB_DIR, SignInRequired, login_redirect
@@ -20,7 +21,8 @@ def install(app: FastAPI, context: AppContext) -> None:
     """Adds the pages, /static, the CSRF check and the failed-login limit to the app."""
     limiter_for(context)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
-    for module in (auth, calendar, activities, editor, items, sync_settings, admin_types, language):
+    for module in (auth, calendar, activities, editor, items, sync_settings, admin_types, language, user_settings,
+                   admin_users, set_password):
         app.include_router(module.router)
     app.add_exception_handler(SignInRequired, login_redirect)  # type: ignore[arg-type]
     # Added before the app factory adds SessionMiddleware, so it runs inside it and sees the session.

@@ -1,0 +1,117 @@
+"""Admin › Users: the company's users; admins add them (initial password or invite link), make or
+unmake admins, deactivate and reactivate, and reset passwords. Others get a 403 page that says so.
+Every change goes through `crm.services.users`, which holds the rules (admins only, own company,
+never without an admin); a set-password link is shown once, to the admin who made it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from calsync.crm.errors import CrmError, Forbidden
+from calsync.crm.services import users
+from calsync.crm.timing import zone_names
+from calsync.store.tables import User
+from calsync.web.api.params import ItemId
+from calsync.web.api.users import link_url
+from calsync.web.context import AppContext
+from calsync.web.deps import get_context, get_session
+from calsync.web.pages.rendering import page_user, render, see_other
+
+router = APIRouter(include_in_schema=False)
+PATH = "/admin/users"
+FLASH = "users_flash"  # what the last change did, shown once after the redirect
+STATUS_TEXT = {"active": "Active", "invited": "Invited (no password yet)", "reset": "Must set a new password",
+               "deactivated": "Deactivated"}
+
+
+def _page(request: Request, user: User, session: Session, *, status_code: int = 200, **values: object) -> HTMLResponse:
+    if not user.is_admin:
+        return render(request, "admin_users.html", user, status_code=403,
+                      forbidden="Only an admin can manage users: ask an admin of your company.")
+    values.setdefault("form", {"timezone": user.timezone, "how": "invite"})
+    values.setdefault("error", None)
+    values.setdefault("flash", None)
+    return render(request, "admin_users.html", user, status_code=status_code, forbidden=None,
+                  people=users.company_users(session, user), status_of=users.status, status_text=STATUS_TEXT,
+                  zones=zone_names(), **values)
+
+
+def _done(request: Request, message: str, link: str | None = None) -> Response:
+    request.session[FLASH] = {"message": message, "link": link}
+    return see_other(PATH)
+
+
+def _refused(request: Request, user: User, session: Session, exc: CrmError, **values: object) -> HTMLResponse:
+    session.rollback()
+    if isinstance(exc, Forbidden):
+        return _page(request, user, session)
+    session.refresh(user)
+    return _page(request, user, session, error=exc.message, status_code=exc.status, **values)
+
+
+@router.get(PATH)
+def users_page(request: Request, user: User = Depends(page_user), session: Session = Depends(get_session)) -> HTMLResponse:
+    return _page(request, user, session, flash=request.session.pop(FLASH, None))
+
+
+@router.post(PATH)
+def add_user(request: Request, email: str = Form(""), name: str = Form(""), timezone: str = Form("UTC"),
+             is_admin: str | None = Form(None), how: str = Form("invite"), password: str = Form(""),
+             user: User = Depends(page_user), session: Session = Depends(get_session),
+             context: AppContext = Depends(get_context)) -> Response:
+    form = {"email": email, "name": name, "timezone": timezone, "is_admin": is_admin == "on", "how": how}
+    try:
+        added = users.add_user(session, context.box, user, email=email, name=name or None, timezone=timezone.strip(),
+                               is_admin=is_admin == "on", password=password if how == "password" else None,
+                               now=context.clock())
+        session.commit()
+    except CrmError as exc:
+        return _refused(request, user, session, exc, form=form)
+    if added.link_token:
+        return _done(request, f"{added.user.email} was added. Send them this link to set their password (valid 7 days):",
+                     link_url(request, context, added.link_token))
+    return _done(request, f"{added.user.email} was added and can sign in with the password you chose.")
+
+
+@router.post(PATH + "/{user_id}/admin")
+def change_admin(request: Request, user_id: ItemId, make: str = Form(...), user: User = Depends(page_user),
+                 session: Session = Depends(get_session)) -> Response:
+    try:
+        target = users.managed_user(session, user, user_id)
+        users.set_admin(session, target, make == "yes")
+        session.commit()
+    except CrmError as exc:
+        return _refused(request, user, session, exc)
+    return _done(request, f"{target.email} is {'now' if target.is_admin else 'no longer'} an admin.")
+
+
+@router.post(PATH + "/{user_id}/active")
+def change_active(request: Request, user_id: ItemId, make: str = Form(...), user: User = Depends(page_user),
+                  session: Session = Depends(get_session)) -> Response:
+    try:
+        target = users.managed_user(session, user, user_id)
+        users.set_active(session, target, make == "yes", actor=user)
+        session.commit()
+    except CrmError as exc:
+        return _refused(request, user, session, exc)
+    if target.active:
+        return _done(request, f"{target.email} can sign in again.")
+    return _done(request, f"{target.email} is deactivated: signed out everywhere and cannot sign in. Their activities stay.")
+
+
+@router.post(PATH + "/{user_id}/reset-password")
+def reset_password(request: Request, user_id: ItemId, password: str = Form(""), user: User = Depends(page_user),
+                   session: Session = Depends(get_session), context: AppContext = Depends(get_context)) -> Response:
+    try:
+        target = users.managed_user(session, user, user_id)
+        token = users.reset_password(session, context.box, target, password=password or None, now=context.clock())
+        session.commit()
+    except CrmError as exc:
+        return _refused(request, user, session, exc)
+    if token:
+        hours = int(users.LINK_LIFETIME[users.status(target)].total_seconds() // 3600)
+        return _done(request, f"The password of {target.email} was reset and their sessions ended. Send them this link "
+                              f"to set a new one (valid {hours} hours):", link_url(request, context, token))
+    return _done(request, f"The password of {target.email} was changed and their sessions ended.")
