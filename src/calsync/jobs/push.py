@@ -1,6 +1,8 @@
 """Push channels: each synced account whose provider can push (Google's `events.watch`) and can
-reach this app keeps one channel open, renewed a day before it expires and stopped on
-disconnect. The receiver (web/webhooks.py) only requests a sync; polling stays the backstop
+reach this app keeps one channel open. It is opened after the account's first successful run,
+renewed a day before it expires by the runner's regular pass over all accounts (`renew_due`,
+whether the account's runs succeed or not), and stopped at once when the user chooses another
+calendar (`drop_stale`), connects another account, or disconnects. The receiver (web/webhooks.py) only requests a sync; polling stays the backstop
 (notifications can be lost), and is all there is where the provider cannot reach this app.
 
 The channel (id, resource id, secret token, expiry, calendar) is kept with the account's
@@ -13,6 +15,8 @@ import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy import select
 
 from calsync.store.tables import SyncAccount
 from calsync.sync import registry
@@ -80,6 +84,43 @@ class Channels:
             return dict(opened)
         finally:
             provider.close()
+
+    def renew_due(self) -> int:
+        """Renews every open channel that expires within RENEW_BEFORE (or whose calendar is no
+        longer the chosen one), whatever became of the account's runs: an account whose runs
+        fail keeps receiving notifications. Per-account failures are logged; returns how many
+        channels were opened."""
+        session = self.context.sessions()
+        try:
+            ids = list(session.scalars(select(SyncAccount.id).where(
+                SyncAccount.enabled.is_(True), SyncAccount.state != "auth_error")))
+        finally:
+            session.close()
+        opened = 0
+        for account_id in ids:
+            account = self._account(account_id)
+            if account is None:
+                continue
+            try:
+                channel = stored(self.context.box, account).get("channel")
+                if not channel:
+                    continue  # the first channel comes with the first successful run
+                current = self.ensure(account_id)
+                opened += bool(current and current.get("id") != channel.get("id"))
+            except Exception as exc:  # one account's failure never stops the others' renewals
+                log.info("renewing the channel of account %s failed: %s", account_id, getattr(exc, "message", exc))
+        return opened
+
+    def drop_stale(self, account_id: int) -> None:
+        """Stops the account's channel at once when it no longer matches the settings (another
+        calendar chosen, sync stopped, no calendar): its notifications would ask for nothing
+        useful. The next successful run opens one for the new calendar."""
+        account = self._account(account_id)
+        if account is None:
+            return
+        channel = stored(self.context.box, account).get("channel")
+        if channel and (channel.get("calendar_id") != account.calendar_id or not account.enabled):
+            self.stop(account_id)
 
     def stop(self, account_id: int) -> None:
         """Stops the account's channel (on disconnect); failures are logged, never raised."""

@@ -63,7 +63,7 @@ class EmbeddedRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.history: list[RunSummary] = []  # recent runs (bounded), for tests and status pages
-        self.channels = Channels(context)  # push channels, kept open after successful runs
+        self.channels = Channels(context)  # push channels: opened after a successful run, renewed each round
 
     # --------------------------------------------------------------- interface
 
@@ -111,6 +111,12 @@ class EmbeddedRunner:
         if account_id is not None:
             self.request_sync(account_id, "change", delay=self.debounce)
 
+    def round(self) -> None:
+        """One regular pass: every account scheduled, and push channels that expire soon renewed
+        (independent of the accounts' runs, so failing runs never let a channel lapse)."""
+        self._safe(self._schedule_all)
+        self._safe(self.channels.renew_due)
+
     def _schedule_all(self, initial: bool = False) -> None:
         """Every enabled account once per interval, spread so they do not all run together."""
         session = self.context.sessions()
@@ -144,7 +150,7 @@ class EmbeddedRunner:
         while not self._stop.is_set():
             if self.clock() >= next_round:
                 next_round = self.clock() + self.interval
-                self._safe(self._schedule_all)
+                self.round()
             job = self._next()
             if job is not None:
                 self._safe(lambda: self._run(*job))

@@ -99,6 +99,7 @@ def callback(request: Request, user: User = Depends(page_user), session: Session
     if not code:
         return _failed(request, user, "Google's answer holds no authorization code: connect again")
     context = _context(request)
+    _stop_channel(session, context, user)
     try:
         account = accounts.connect(session, context.box, user, "google",
                                    {"code": code, "code_verifier": pending["verifier"], "choose_calendar": True})
@@ -111,6 +112,17 @@ def callback(request: Request, user: User = Depends(page_user), session: Session
         if runner is not None:
             runner.request_sync(account.id, "connect")
     return RedirectResponse(SETTINGS_PAGE + "?connected=google", status_code=303)
+
+
+def _stop_channel(session: Session, context: AppContext, user: User) -> None:
+    """A reconnect replaces the stored credentials and the push channel kept with them: the old
+    channel is stopped first (a failure is logged; the channel then lapses at its expiry)."""
+    from calsync.jobs.push import Channels
+    from calsync.sync import repository as repo
+
+    account = repo.account_of_user(session, user.id)
+    if account is not None:
+        Channels(context).stop(account.id)
 
 
 def install(app: FastAPI, context: AppContext) -> None:

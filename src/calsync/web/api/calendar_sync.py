@@ -61,9 +61,22 @@ def patch_sync(payload: Any = Body(None), user: User = Depends(current_user), se
     account = accounts.update_settings(session, context.box, user, _body(payload))
     data = {"connected": True, **accounts.view(account), **accounts.import_type_state(session, account)}
     session.commit()
+    from calsync.jobs.push import Channels
+
+    Channels(context).drop_stale(account.id)  # another calendar: the old channel stops at once
     if account.enabled:
         _request_sync(context, account.id, "settings")
     return ok(data)
+
+
+def _stop_channel(session: Session, context: AppContext, user: User) -> None:
+    """Connecting replaces the stored credentials (and the push channel kept with them): the
+    channel of the connection being replaced is stopped first."""
+    from calsync.jobs.push import Channels
+
+    account = repo.account_of_user(session, user.id)
+    if account is not None:
+        Channels(context).stop(account.id)
 
 
 @router.delete("")
@@ -86,6 +99,7 @@ def connect(payload: Any = Body(None), user: User = Depends(current_user), sessi
     if not isinstance(provider, str) or not provider.strip():
         raise Invalid("provider is required: one of " + ", ".join(p["name"] for p in _providers()), field="provider")
     settings = {k: body.pop(k) for k in list(body) if k in accounts.SyncSettingsIn.model_fields and k != "calendar_id"}
+    _stop_channel(session, context, user)
     account = accounts.connect(session, context.box, user, provider.strip(), body)
     if settings:
         account = accounts.update_settings(session, context.box, user, settings)
