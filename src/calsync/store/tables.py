@@ -381,6 +381,8 @@ class SyncRun(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     entries: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # how far a running run has got ({"phase", "done", "total"}), written as it goes (sync/progress.py)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class SyncOutbox(Base):

@@ -29,6 +29,7 @@ from calsync.sync.apply import Outbound, SettingsMoved, apply_inbound, hold_sett
 from calsync.sync.lease import Lease
 from calsync.sync.mapping import read_floating
 from calsync.sync.model import ChangeSet, Event, EventKey, Removal
+from calsync.sync.progress import Progress, Report, RunProgress, nothing
 from calsync.sync.provider import AuthError, CalendarProvider, CursorExpired, ProviderError, Window
 from calsync.sync.reconcile import DeletionPolicy, Pulled, decide, unconfirmed
 from calsync.sync.summary import RunSummary
@@ -133,20 +134,21 @@ class SyncEngine:
         finally:
             session.close()
 
-    def _pull(self, provider: CalendarProvider, account: SyncAccount, full: bool, now: dt.datetime, summary: RunSummary) -> tuple[Pulled, str | None]:
+    def _pull(self, provider: CalendarProvider, account: SyncAccount, full: bool, now: dt.datetime, summary: RunSummary,
+              report: Report = nothing) -> tuple[Pulled, str | None]:
         window = Window(now - LOOKBACK, now + dt.timedelta(days=self.horizon_days))
         cursor = None if full else account.cursor
         if account.horizon_until is None or window.end - account.horizon_until > dt.timedelta(days=1):
             cursor = None  # the rolling horizon moved: list again so new occurrences come in
         try:
-            return self._list(provider, account.calendar_id or "", cursor, window, summary)
+            return self._list(provider, account.calendar_id or "", cursor, window, summary, report)
         except CursorExpired:
             summary.note("skip", "calendar", "the calendar's sync cursor expired: a full resync was done")
-            return self._list(provider, account.calendar_id or "", None, window, summary)
+            return self._list(provider, account.calendar_id or "", None, window, summary, report)
 
     @staticmethod
     def _list(provider: CalendarProvider, calendar_id: str, cursor: str | None, window: Window,
-              summary: RunSummary) -> tuple[Pulled, str | None]:
+              summary: RunSummary, report: Report = nothing) -> tuple[Pulled, str | None]:
         events: list[Event] = []
         tombstones: list[EventKey] = []
         left: set[EventKey] = set()
@@ -170,6 +172,7 @@ class SyncEngine:
             if changes.next_page is None:
                 return Pulled(events, tombstones, full, series, window, skipped, members, left), changes.cursor
             page = changes.next_page
+            report(Progress("reading", len(events), changes.total))  # more pages to come: say how far
         raise ProviderError("the calendar kept returning more pages: giving up this run")
 
     def _run(self, account_id: int, trigger: str, full: bool, progress: Callable[[int, int], None] | None,
@@ -179,6 +182,8 @@ class SyncEngine:
         if isinstance(started, RunSummary):
             return started
         summary, policy = started
+        assert summary.run_id is not None
+        report = RunProgress(self.sessions, summary.run_id)
         provider: CalendarProvider | None = None
         try:
             session = self.sessions()
@@ -192,12 +197,17 @@ class SyncEngine:
                 session.close()
             outbound = Outbound(self.sessions, self.commit, provider, account_id, summary, self.base_url, now)
             outbound.settings_version = settings_version
-            outbound.progress = progress
+            def writing(done: int, total: int) -> None:
+                report(Progress("writing", done, total))
+                if progress is not None:
+                    progress(done, total)
+
+            outbound.progress = writing
             outbound.renew = lease.renew if lease is not None else None
             outbound.deletions()
             if lease is not None:
                 lease.renew()
-            if not self._decide_and_commit(provider, account_id, full, policy, summary, now, outbound):
+            if not self._decide_and_commit(provider, account_id, full, policy, summary, now, outbound, report):
                 return summary
             failed = [e for e in summary.entries if e["kind"] == "error"]
             if failed:
@@ -243,14 +253,14 @@ class SyncEngine:
             session.close()
 
     def _decide_and_commit(self, provider: CalendarProvider, account_id: int, full: bool, policy: DeletionPolicy,
-                           summary: RunSummary, now: dt.datetime, outbound: Outbound) -> bool:
+                           summary: RunSummary, now: dt.datetime, outbound: Outbound, report: Report = nothing) -> bool:
         session = self.sessions()
         try:
             account = session.get(SyncAccount, account_id)
             if account is None:
                 raise LookupError("account removed")
             seen_settings = outbound.settings_version = account.settings_version
-            pulled, cursor = self._pull(provider, account, full, now, summary)
+            pulled, cursor = self._pull(provider, account, full, now, summary, report)
             if pulled.full and pulled.members is not None:
                 doubtful = unconfirmed([repo.link_state(link) for link in repo.link_rows(session, account)], pulled)
                 self._fetch(provider, account.calendar_id or "", doubtful, pulled)
@@ -279,6 +289,9 @@ class SyncEngine:
                 self.commit(session)
                 self._finish(summary, "needs_confirmation", plan.guard, now)
                 return False
+            imports = sum(1 for d in plan.decisions if d.kind == "import")
+            if imports:  # reported before this session writes: the report commits on its own
+                report(Progress("importing", 0, imports))
             # a settings change (another calendar, ...) committed meanwhile voids this run's work;
             # from here on the account row is held, so none can commit before this run does
             hold_settings(session, account_id, seen_settings)
@@ -298,6 +311,8 @@ class SyncEngine:
             self.commit(session)
         finally:
             session.close()
+        if imports:
+            report(Progress("importing", imports, imports))
         outbound.run(plan)
         return True
 

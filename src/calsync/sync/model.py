@@ -150,3 +150,4 @@ class ChangeSet:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (item id, reason)
     members: list[str] | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)  # (item label, message) for the run log, e.g. a series cut
+    total: int | None = None  # how many events the whole listing holds, when the provider says (progress only)

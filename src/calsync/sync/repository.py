@@ -332,6 +332,17 @@ def close_orphaned_runs(session: Session, account_id: int, now: dt.datetime, rea
     return len(runs)
 
 
+def running_run(session: Session, account_id: int) -> SyncRun | None:
+    """The account's run going on now, if any (the newest one still marked running)."""
+    return session.scalar(
+        select(SyncRun).where(SyncRun.account_id == account_id, SyncRun.status == "running").order_by(SyncRun.id.desc()).limit(1)
+    )
+
+
+def latest_run_id(session: Session, account_id: int) -> int | None:
+    return session.scalar(select(func.max(SyncRun.id)).where(SyncRun.account_id == account_id))
+
+
 def recent_runs(session: Session, account_id: int, limit: int = 20) -> list[SyncRun]:
     return list(
         session.scalars(select(SyncRun).where(SyncRun.account_id == account_id).order_by(SyncRun.id.desc()).limit(limit))
