@@ -168,6 +168,23 @@ def cancel_deletions(user: User = Depends(current_user), session: Session = Depe
     return _decide("cancelled", user, session, context)
 
 
+@router.get("/progress", summary="How far the running sync has got (small, for polling)")
+def run_progress(user: User = Depends(current_user), session: Session = Depends(get_session)) -> dict[str, Any]:
+    """`running` and, while a run goes on, its `phase` (reading / importing / writing), `done` and
+    `total` (null until known); `latest_run_id` changes whenever a run starts, so a page that
+    polls knows when to reload its log."""
+    account = repo.account_of_user(session, user.id)
+    if account is None:
+        return ok({"connected": False, "running": False, "latest_run_id": None})
+    run = repo.running_run(session, account.id)
+    data: dict[str, Any] = {"connected": True, "running": run is not None, "latest_run_id": repo.latest_run_id(session, account.id)}
+    if run is not None:
+        progress = run.progress or {}
+        data.update(run_id=run.id, trigger=run.trigger, started_at=run.started_at.isoformat(),
+                    phase=progress.get("phase", "starting"), done=progress.get("done", 0), total=progress.get("total"))
+    return ok(data)
+
+
 @router.get("/log")
 def run_log(limit: int = Query(20, ge=1, le=200), user: User = Depends(current_user),
             session: Session = Depends(get_session)) -> dict[str, Any]:

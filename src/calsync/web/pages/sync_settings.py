@@ -20,9 +20,11 @@ from calsync.store.tables import User
 from calsync.sync import accounts
 from calsync.sync import repository as repo
 from calsync.web.api.params import ItemId
-from calsync.web.deps import get_session
+from calsync.web.context import AppContext
+from calsync.web.deps import get_context, get_session
 from calsync.web.i18n import N_, gettext
 from calsync.web.pages.rendering import page_user, render
+from calsync.web.pages.run_chart import Chart, last_day_chart
 from calsync.web.pages.views import lookups
 
 router = APIRouter(include_in_schema=False)
@@ -94,14 +96,28 @@ def _trash_values(session: Session, user: User) -> dict:
     return dict(trash_items=items)
 
 
+def _run_chart(session: Session, user: User, context: AppContext) -> Chart:
+    account = repo.account_of_user(session, user.id)
+    return last_day_chart(session, account.id, context.clock()) if account is not None else Chart((), 1)
+
+
+@router.get("/settings/calendar-sync/run-chart")
+def run_chart(request: Request, user: User = Depends(page_user), session: Session = Depends(get_session),
+              context: AppContext = Depends(get_context)) -> HTMLResponse:
+    """The chart alone (htmx reloads it when a run ends)."""
+    return render(request, "_run_chart.html", user, run_chart=_run_chart(session, user, context))
+
+
 @router.get("/settings/calendar-sync")
-def settings_page(request: Request, user: User = Depends(page_user), session: Session = Depends(get_session)) -> HTMLResponse:
+def settings_page(request: Request, user: User = Depends(page_user), session: Session = Depends(get_session),
+                  context: AppContext = Depends(get_context)) -> HTMLResponse:
     look = lookups(session, user)
     account = repo.account_of_user(session, user.id)
     import_notice = accounts.import_type_state(session, account)["import_type_notice"] if account is not None else None
     return render(
         request, "sync_settings.html", user, providers=offered(), private_choices=PRIVATE_CHOICES,
-        types=[t for t in look.types.values()], import_notice=import_notice, **_trash_values(session, user),
+        types=[t for t in look.types.values()], import_notice=import_notice, run_chart=_run_chart(session, user, context),
+        **_trash_values(session, user),
     )
 
 

@@ -298,5 +298,8 @@
     await load();
   });
 
+  // a run ended (static/js/sync-progress.js watches): show what it did
+  document.body.addEventListener("calsync:runs-changed", function () { load(); loadLog(); });
+
   load();
 })();
