@@ -1,6 +1,6 @@
 """Google Calendar (emulator) against CalDAV (Radicale) on the same work, in one run: the first
 import of N events made in the calendar, an idle sync, pushing M new activities, pushing M
-changed activities. Requests are counted at the server for Google (the emulator's request log: a
+changed activities, an idle sync after the writes; one table row per phase with both sides. Requests are counted at the server for Google (the emulator's request log: a
 batch is one request) and by the CalDAV client for Radicale; time is the engine run.
 
 Run: `.venv/bin/python -m bench.google_sync [--events 5000] [--pushes 1000]`."""
@@ -200,12 +200,18 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print("| phase | side | time | requests | result |")
-    print("| --- | --- | --- | --- | --- |")
+    sides = list(dict.fromkeys(r["side"] for r in rows))
+    print("| phase | " + " | ".join(f"{side} time | {side} requests" for side in sides) + " |")
+    print("| --- |" + " --- | --- |" * len(sides))
     for phase_name in dict.fromkeys(r["phase"] for r in rows):
-        for r in (r for r in rows if r["phase"] == phase_name):
-            print(f"| {phase_name} | {r['side']} | {r['seconds']:.2f} s | {r['requests']} | {r['summary']} |")
-
+        cells = []
+        for side in sides:
+            found = next((r for r in rows if r["phase"] == phase_name and r["side"] == side), None)
+            cells += [f"{found['seconds']:.2f} s", str(found["requests"])] if found else ["", ""]
+        print(f"| {phase_name} | " + " | ".join(cells) + " |")
+    print()
+    for r in rows:
+        print(f"- {r['side']}, {r['phase']}: {r['summary']}")
 
 if __name__ == "__main__":
     main()
