@@ -12,13 +12,17 @@
   var number = new Intl.NumberFormat(document.documentElement.lang || "en");
   var lastRun = undefined, wasRunning = false, timer = null;
 
+  var t = calsync.t; // the page's language (messages in locale/*/LC_MESSAGES/js.po)
+
   function describe(p) {
-    var done = number.format(p.done || 0);
-    var of = p.total === null || p.total === undefined ? "" : " of " + number.format(p.total);
-    if (p.phase === "reading") return "Reading your calendar: " + done + of + " events so far";
-    if (p.phase === "importing") return "Adding calendar events to the CRM: " + done + of;
-    if (p.phase === "writing") return "Writing activities to your calendar: " + done + of;
-    return "Starting the sync…";
+    var values = { done: number.format(p.done || 0), total: number.format(p.total || 0) };
+    var known = p.total !== null && p.total !== undefined;
+    if (p.phase === "reading") {
+      return known ? t("Reading your calendar: {done} of {total} events so far", values) : t("Reading your calendar: {done} events so far", values);
+    }
+    if (p.phase === "importing") return t("Adding calendar events to the CRM: {done} of {total}", values);
+    if (p.phase === "writing") return t("Writing activities to your calendar: {done} of {total}", values);
+    return t("Starting the sync…");
   }
 
   function show(p) {
