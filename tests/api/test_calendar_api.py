@@ -101,3 +101,23 @@ def test_sync_status_and_account_on_every_activity(people, as_user, context) -> 
         assert calendar[skipped["id"]]["status"] == "not_synced" and calendar[bens["id"]]["status"] == "no_account"
     assert ok(ann.get(f"/api/v1/activities/{private['id']}"))["sync"]["status"] == "pending"
     assert ok(ben.get(f"/api/v1/activities/{private['id']}"))["sync"] is None  # a busy block says nothing more
+
+
+def test_names_of_linked_items_only_for_items_the_viewer_may_see(people, as_user) -> None:  # type: ignore[no-untyped-def]
+    """The calendar's details panel names an activity's deal, person and organization from
+    `additional_data.names`; an item the viewer may no longer see keeps its name to itself."""
+    people.add("ann@acme.test")
+    people.add("ben@acme.test")
+    ann, ben = as_user("ann@acme.test"), as_user("ben@acme.test")
+    org = ok(ben.post("/api/v1/organizations", {"name": "Globex Corporation"}), 201)
+    deal = ok(ben.post("/api/v1/deals", {"title": "Globex renewal", "org_id": org["id"]}), 201)
+    ann.activity(subject="Budget review", deal_id=deal["id"], org_id=org["id"], start="2026-12-02T10:00:00Z", end="2026-12-02T11:00:00Z")
+
+    names = ann.get("/api/v1/calendar", start="2026-11-30", end="2026-12-07").json()["additional_data"]["names"]
+    assert names == {"deals": {str(deal["id"]): "Globex renewal"}, "persons": {}, "orgs": {str(org["id"]): "Globex Corporation"}}
+
+    ok(ben.patch(f"/api/v1/deals/{deal['id']}", {"visibility": "owner"}))  # Ben keeps his deal to himself
+    week = ann.get("/api/v1/calendar", start="2026-11-30", end="2026-12-07")
+    assert [a["subject"] for a in ok(week)] == ["Budget review"]  # her own activity, still hers
+    assert week.json()["additional_data"]["names"]["deals"] == {}
+    assert "Globex renewal" not in week.text
