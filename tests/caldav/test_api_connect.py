@@ -87,3 +87,55 @@ def test_listing_calendars_of_a_connection_whose_stored_address_is_lost_says_rec
     context.engine.dispose()
     assert response.status_code == 409, response.text
     assert "reconnect" in response.json()["error"]
+
+
+@pytest.fixture
+def fresh() -> Iterator[DavServer]:
+    """A Radicale of this test alone: its users have exactly the calendars the test makes."""
+    from tests.support.radicale import radicale_server
+
+    with radicale_server() as server:
+        yield server
+
+
+def test_an_account_with_several_calendars_waits_until_one_is_chosen(api: httpx.Client, fresh: DavServer) -> None:
+    """Connecting starts nothing while the account has more than one writable calendar and none
+    was named: no event lands in a calendar the user did not choose (and would have to clean up)."""
+    import datetime as dt
+
+    work = fresh.make_calendar("alice", "work", display="Work")
+    personal = fresh.make_calendar("alice", "personal", display="Personal")
+    day = dt.date.today() + dt.timedelta(days=3)
+    created = api.post("/api/v1/activities", json={"subject": "Pitch to Globex", "type": "meeting",
+                                                   "start": f"{day}T10:00:00+00:00", "end": f"{day}T11:00:00+00:00"})
+    assert created.status_code == 201, created.text
+
+    connected = api.post("/api/v1/calendar-sync/connect", json={
+        "provider": "caldav", "url": fresh.url, "username": "alice", "password": "alice-pass-1"})
+    assert connected.status_code == 201, connected.text
+    data = connected.json()["data"]
+    assert (data["state"], data["calendar_id"]) == ("choose_calendar", None)
+    listed = api.get("/api/v1/calendar-sync/calendars").json()["data"]
+    assert sorted((c["name"], c["writable"]) for c in listed) == [("Personal", True), ("Work", True)]
+    run = api.post("/api/v1/calendar-sync/sync?wait=true").json()["data"]
+    assert run["status"] == "paused" and "choose a calendar" in run["message"]
+    for calendar in (work, personal):
+        assert "Pitch to Globex" not in fresh.get("alice", calendar).text
+
+    chosen = api.patch("/api/v1/calendar-sync", json={"calendar_id": personal})
+    assert chosen.status_code == 200, chosen.text
+    assert (chosen.json()["data"]["state"], chosen.json()["data"]["calendar_name"]) == ("active", "Personal")
+    run = api.post("/api/v1/calendar-sync/sync?wait=true").json()["data"]
+    assert run["status"] == "ok", run  # (the run the choice started may have pushed it already)
+    assert "Pitch to Globex" in fresh.get("alice", personal).text
+    assert "Pitch to Globex" not in fresh.get("alice", work).text
+
+
+def test_an_account_with_one_writable_calendar_starts_at_once(api: httpx.Client, fresh: DavServer) -> None:
+    """Nothing to choose: the account's only calendar is taken and the first sync can start."""
+    only = fresh.make_calendar("alice", "only", display="Only one")
+    connected = api.post("/api/v1/calendar-sync/connect", json={
+        "provider": "caldav", "url": fresh.url, "username": "alice", "password": "alice-pass-1"})
+    assert connected.status_code == 201, connected.text
+    data = connected.json()["data"]
+    assert (data["state"], data["calendar_id"], data["calendar_name"]) == ("active", only, "Only one")

@@ -46,7 +46,8 @@ def test_connect_change_settings_sync_now_and_read_the_log(api: httpx.Client, pe
     created = api.post(f"{BASE}/connect", json={"provider": "memory", "account": "work-account", "sync_type": "one_way"}, headers=headers)
     assert created.status_code == 201, created.text
     body = created.json()["data"]
-    assert (body["connected"], body["calendar_id"], body["sync_type"], body["state"]) == (True, "primary", "one_way", "active")
+    # two writable calendars: the user chooses one before anything syncs
+    assert (body["connected"], body["calendar_id"], body["sync_type"], body["state"]) == (True, None, "one_way", "choose_calendar")
     assert "credentials" not in str(body) and "password" not in str(body)
     calendars = api.get(f"{BASE}/calendars", headers=headers).json()["data"]
     assert {c["id"] for c in calendars} == {"primary", "team"}

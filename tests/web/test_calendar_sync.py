@@ -68,6 +68,12 @@ def test_every_sync_setting_saves_on_change_and_survives_a_reload(page: Page, li
     connect_caldav(page, dav)
     expect(page.locator("#s-account")).to_contain_text("ann")
     expect(page.locator("#connect-panel")).to_be_hidden()
+    # Two calendars: nothing syncs until one is chosen.
+    expect(page.locator("#choose-panel")).to_be_visible()
+    page.get_by_label("Work").check()
+    page.get_by_role("button", name="Sync with this calendar").click()
+    expect(page.locator("#choose-panel")).to_be_hidden()
+    expect(page.locator("#s-calendar")).to_have_text("Work")
 
     def saved(field: str) -> None:
         expect(page.locator(f'[data-saved-for="{field}"]')).to_have_text("Saved")
@@ -121,6 +127,44 @@ def test_every_sync_setting_saves_on_change_and_survives_a_reload(page: Page, li
     page.get_by_role("button", name="Disconnect").click()
     expect(page.locator("#connect-panel")).to_be_visible()
     expect(page.locator("#status-panel")).to_be_hidden()
+
+
+def test_an_account_with_two_calendars_syncs_only_once_one_is_chosen(page: Page, live_url: str, people, context, dav: DavServer) -> None:  # type: ignore[no-untyped-def]
+    work = dav.make_calendar("ann", "work", display="Work")
+    personal = dav.make_calendar("ann", "personal", display="Personal")
+    ann = people.add("ann@example.com")
+    monday = next_monday()
+    add_activity(context, ann, subject="Board meeting", type="meeting",
+                 start=f"{monday}T09:00:00+00:00", end=f"{monday}T10:00:00+00:00")
+    sign_in(page, live_url, "ann@example.com")
+    page.goto(live_url + "/settings/calendar-sync")
+    connect_caldav(page, dav)
+
+    # The credentials are accepted; the page asks which calendar, and nothing is written yet.
+    expect(page.locator("#s-state")).to_have_attribute("data-state", "choose_calendar")
+    choose = page.locator("#choose-panel")
+    expect(choose).to_be_visible()
+    expect(choose.get_by_role("radio")).to_have_count(2)
+    expect(choose.get_by_label("Work")).to_be_enabled()
+    expect(choose.get_by_label("Personal")).to_be_enabled()
+    expect(page.get_by_role("button", name="Sync with this calendar")).to_be_disabled()
+    shoot(page, "settings-choose-calendar", docs=True)
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#action-result")).to_have_text("Sync now: nothing synced — choose the calendar to sync with first.", timeout=60_000)
+    for calendar in (work, personal):
+        assert "Board meeting" not in dav.get("ann", calendar).text
+
+    choose.get_by_label("Personal").check()
+    page.get_by_role("button", name="Sync with this calendar").click()
+    expect(choose).to_be_hidden()
+    expect(page.locator("#s-calendar")).to_have_text("Personal")
+    expect(page.locator("#s-state")).not_to_have_attribute("data-state", "choose_calendar")
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#action-result")).to_contain_text("Sync now: done", timeout=60_000)
+    assert "Board meeting" in dav.get("ann", personal).text
+    assert "Board meeting" not in dav.get("ann", work).text
+    page.reload()
+    expect(choose).to_be_hidden()
 
 
 def test_sync_now_brings_a_radicale_event_into_the_calendar_view(page: Page, live_url: str, people, context, dav: DavServer) -> None:  # type: ignore[no-untyped-def]

@@ -76,9 +76,17 @@ def list_calendars(box: SecretBox, account: SyncAccount) -> list[dict[str, Any]]
         provider.close()
 
 
-def connect(session: Session, box: SecretBox, user: User, provider: str, params: dict[str, Any]) -> SyncAccount:
-    """Validates with the provider, stores encrypted credentials, picks a calendar. A user who is
-    already connected is switched over: links are dropped, earlier imports are adopted again."""
+# When a connect lands without a calendar, for the user to pick one first (state "choose_calendar"):
+# "always" (OAuth: the grant says nothing of which calendar), "if_several" (the user typed
+# credentials: asked only when the account has more than one writable calendar), "never".
+Choose = Literal["always", "if_several", "never"]
+
+
+def connect(session: Session, box: SecretBox, user: User, provider: str, params: dict[str, Any],
+            *, choose: Choose = "never") -> SyncAccount:
+    """Validates with the provider, stores encrypted credentials, picks a calendar (or leaves the
+    choice to the user, see `Choose`). A user who is already connected is switched over: links
+    are dropped, earlier imports are adopted again."""
     if _is_mail(provider, params):
         raise Invalid(NOT_CALENDAR, field="provider")
     try:
@@ -100,11 +108,23 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
         raise Invalid(f"connected, but listing calendars failed: {exc.message}", field="provider") from None
     finally:
         opened.close()
+    if params.get("choose_calendar"):
+        choose = "always"
     wanted = params.get("calendar_id")
+    return store_connection(session, box, user, provider, name, creds, calendars, wanted=wanted,
+                            explicit=bool(wanted or params.get("calendar")), choose=choose)
+
+
+def store_connection(session: Session, box: SecretBox, user: User, provider: str, name: str,
+                     creds: dict[str, Any], calendars: list[Any], *, wanted: str | None = None,
+                     explicit: bool = False, choose: Choose = "never") -> SyncAccount:
+    """Stores a connection whose credentials were already checked (`connect`, or the built-in
+    calendar, which needs no check): the one place that switches accounts and picks the calendar."""
     choice = next((c for c in calendars if c.id == wanted), None) if wanted else None
     if wanted and choice is None:
         raise Invalid(f"there is no calendar '{wanted}' in this account", field="calendar_id")
-    choice = choice or next((c for c in calendars if c.primary and c.writable), None) or next((c for c in calendars if c.writable), None)
+    writable = [c for c in calendars if c.writable]
+    choice = choice or next((c for c in writable if c.primary), None) or next(iter(writable), None)
     account = repo.account_of_user(session, user.id)
     if account is not None:
         repo.lock_account(session, account)  # a running sync notices the switch (settings_version) before it commits
@@ -117,7 +137,7 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
         remember(session, account)  # switching away: the old account's settings wait for its return
     account.credentials_encrypted = box.encrypt(json.dumps(creds))
     account.enabled, account.last_error = True, None
-    if same:
+    if same and account.calendar_id:
         # the same account again (a renewed grant): keep links, cursor and settings
         if account.state in ("auth_error", "provider_error", "paused", "syncing"):
             account.state = "active"
@@ -126,14 +146,13 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
     if account.id is not None:
         repo.delete_links(session, account.id)
     account.provider, account.account_name = provider, name
-    # An OAuth connect ("choose_calendar") lands without a calendar: the user picks one (PATCH
-    # calendar_id) and only then does the first sync start; a remembered one is taken back.
-    choose = bool(params.get("choose_calendar")) and not wanted
-    account.calendar_id = choice.id if choice and not choose else None
-    account.calendar_name = choice.name if choice and not choose else None
-    explicit = bool(wanted or params.get("calendar"))
+    # Without a calendar named, the user may have to pick one (PATCH calendar_id) before the
+    # first sync starts; a calendar remembered from an earlier connection is taken back.
+    asked = not wanted and (choose == "always" or (choose == "if_several" and len(writable) > 1))
+    account.calendar_id = choice.id if choice and not asked else None
+    account.calendar_name = choice.name if choice and not asked else None
     _restore(session, account, user, calendars if not explicit else [])
-    account.state = "choose_calendar" if choose and not account.calendar_id else "active"
+    account.state = "choose_calendar" if asked and not account.calendar_id else "active"
     account.cursor = account.horizon_until = None
     account.pending_deletions = None
     account.settings_version = (account.settings_version or 1) + 1

@@ -22,10 +22,22 @@ from calsync.web.deps import current_user, get_context, get_session
 router = APIRouter(prefix="/api/v1/calendar-sync", tags=["calendar sync"])
 
 
-def _providers() -> list[dict[str, str]]:
+BUILTIN = "builtin"
+BUILTIN_OFF = "the built-in calendar is off on this server (CALSYNC_EMBEDDED_DAV=false): connect another calendar"
+
+
+def _providers(context: AppContext) -> list[dict[str, str]]:
     from calsync.sync import registry
 
-    return [{"name": name, "label": registry.get(name).label} for name in registry.names()]
+    listed = [{"name": name, "label": registry.get(name).label} for name in registry.names()]
+    if builtin_available(context):
+        listed.insert(0, {"name": BUILTIN, "label": "Built-in calendar (on this server, nothing to enter)"})
+    return listed
+
+
+def builtin_available(context: AppContext) -> bool:
+    """The built-in calendar can be connected when this app serves it at /dav/."""
+    return "dav_app" in context.extras
 
 
 def _request_sync(context: AppContext, account_id: int, reason: str) -> None:
@@ -47,12 +59,13 @@ def _body(payload: Any) -> dict[str, Any]:
 
 
 @router.get("")
-def get_sync(user: User = Depends(current_user), session: Session = Depends(get_session)) -> dict[str, Any]:
+def get_sync(user: User = Depends(current_user), session: Session = Depends(get_session),
+             context: AppContext = Depends(get_context)) -> dict[str, Any]:
     account = repo.account_of_user(session, user.id)
     data = {"connected": False} if account is None else {
         "connected": True, **accounts.view(account), **accounts.import_type_state(session, account),
         "problems": [p.as_dict() for p in sync_health.problems(session, account, is_admin=user.is_admin)]}
-    return ok(data, providers=_providers())
+    return ok(data, providers=_providers(context))
 
 
 @router.patch("")
@@ -94,18 +107,35 @@ def delete_sync(user: User = Depends(current_user), session: Session = Depends(g
 @router.post("/connect")
 def connect(payload: Any = Body(None), user: User = Depends(current_user), session: Session = Depends(get_session),
             context: AppContext = Depends(get_context)) -> JSONResponse:
+    """Connects the caller's calendar account. `{"provider": "builtin"}` is the user's own calendar
+    on this server (nothing else to send). Credentials typed for an account with several writable
+    calendars land in state `choose_calendar` unless `calendar`/`calendar_id` names one: the first
+    sync starts once the user picks it (PATCH calendar_id), so nothing is written to a calendar
+    the user did not choose."""
     body = dict(_body(payload))
     provider = body.pop("provider", None)
     if not isinstance(provider, str) or not provider.strip():
-        raise Invalid("provider is required: one of " + ", ".join(p["name"] for p in _providers()), field="provider")
+        raise Invalid("provider is required: one of " + ", ".join(p["name"] for p in _providers(context)), field="provider")
+    provider = provider.strip()
     settings = {k: body.pop(k) for k in list(body) if k in accounts.SyncSettingsIn.model_fields and k != "calendar_id"}
-    _stop_channel(session, context, user)
-    account = accounts.connect(session, context.box, user, provider.strip(), body)
+    if provider == BUILTIN:
+        if not builtin_available(context):
+            raise Invalid(BUILTIN_OFF, field="provider")
+        if body:
+            raise Invalid(f"the built-in calendar takes no {', '.join(sorted(body))}: send only the provider", field=sorted(body)[0])
+        from calsync.providers.caldav import embedded
+
+        _stop_channel(session, context, user)
+        account = embedded.connect_builtin(session, context.box, context.settings, user)
+    else:
+        _stop_channel(session, context, user)
+        account = accounts.connect(session, context.box, user, provider, body, choose="if_several")
     if settings:
         account = accounts.update_settings(session, context.box, user, settings)
     data = {"connected": True, **accounts.view(account)}
     session.commit()
-    _request_sync(context, account.id, "connect")
+    if account.calendar_id:
+        _request_sync(context, account.id, "connect")
     return JSONResponse(ok(data), status_code=201)
 
 
