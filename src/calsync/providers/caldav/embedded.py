@@ -9,10 +9,18 @@ the demo sync keeps working when the user changes the sign-in password. The user
 every request; only the scrypt comparison (deliberately slow, and calendar apps send credentials
 with every request) is cached for a few minutes, keyed on the stored hash.
 
-Demo connection (why no HTTP at seed time): `calsync demo` runs while no server is up, so
-`connect_demo_calendar` creates the collection through Radicale's storage API directly and stores
-the SyncAccount with the URL the server will have; the first sync runs once `calsync serve`
-starts. Stored embedded connections are re-pointed at serve startup if the base URL changed."""
+Every user has a calendar here. It is made when first needed, not by a sweep over all users: when
+the user (or a calendar app of theirs) first signs in at /dav/ (`_Checker`, once per process and
+user), and when they press "Use the built-in calendar" (`connect_builtin`). So users that existed
+before, users added by any path (CLI, admin page, API) and users of a restored database all have
+one the moment they look, and a server with many users starts no slower.
+
+Connecting it (why no HTTP): `connect_builtin` creates the collection through Radicale's storage
+API directly and stores the SyncAccount with the URL the server has (or will have: `calsync demo`
+runs while no server is up; the first sync runs once `calsync serve` starts). It holds one
+calendar, so there is nothing to choose and no password to type: the engine signs in with an app
+password derived from the app secret. Stored embedded connections are re-pointed at serve startup
+if the base URL changed."""
 
 from __future__ import annotations
 
@@ -35,6 +43,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from calsync.crypto import SecretBox, verify_password
 from calsync.store.tables import SyncAccount, User
+from calsync.sync import accounts
+from calsync.sync.model import CalendarInfo
 
 MOUNT = "/dav"
 CALENDAR_NAME = "calendar"
@@ -54,36 +64,47 @@ def storage_folder(var_dir: Path) -> Path:
 class _Checker:
     """Checks a login against calsync's users (or the app password). The user row is read on
     every request (deactivation and password changes apply at once); only the slow scrypt
-    comparison is cached, keyed on the stored hash."""
+    comparison is cached, keyed on the stored hash. The first good login of a user in this
+    process makes sure their calendar exists (`var_dir` given)."""
 
-    def __init__(self, sessions: sessionmaker[Session], secret_key: str) -> None:
-        self.sessions, self.secret_key = sessions, secret_key
+    def __init__(self, sessions: sessionmaker[Session], secret_key: str, var_dir: Path | None = None) -> None:
+        self.sessions, self.secret_key, self.var_dir = sessions, secret_key, var_dir
         self._ok: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
+        self._has_calendar: set[str] = set()
 
     def __call__(self, login: str, password: str) -> str:
+        email, name = self._check(login, password)
+        if email and self.var_dir is not None and email not in self._has_calendar:
+            ensure_calendar(self.var_dir, email, calendar_display_name(name))
+            with self._lock:
+                self._has_calendar.add(email)
+        return email
+
+    def _check(self, login: str, password: str) -> tuple[str, str]:
+        """(e-mail, name) of the user these credentials sign in, or ("", "")."""
         email = login.strip().lower()
         if not email or not password:
-            return ""
+            return "", ""
         with self.sessions() as session:
             user = session.scalar(select(User).where(func.lower(User.email) == email))
             if user is None or not user.active:
-                return ""
-            stored = user.password_hash
+                return "", ""
+            stored, name = user.password_hash, user.name
         if hmac.compare_digest(password, app_password(self.secret_key, email)):
-            return email
+            return email, name
         key = hashlib.sha256(f"{email}\0{password}".encode()).hexdigest()
         now = time.monotonic()
         with self._lock:
             expiry, hashed = self._ok.get(key, (0.0, ""))
             if expiry > now and hashed == stored:
-                return email
+                return email, name
         if not verify_password(password, stored):
-            return ""
+            return "", ""
         with self._lock:
             self._ok = {k: v for k, v in self._ok.items() if v[0] > now}
             self._ok[key] = (now + _CACHE_SECONDS, stored)
-        return email
+        return email, name
 
 
 def auth_type(check: Callable[[str, str], str]) -> Callable[[radicale.config.Configuration], radicale.auth.BaseAuth]:
@@ -113,7 +134,17 @@ def configuration(var_dir: Path, check: Callable[[str, str], str] | None = None)
 
 
 def make_app(var_dir: Path, sessions: sessionmaker[Session], secret_key: str) -> radicale.Application:
-    return radicale.Application(configuration(var_dir, _Checker(sessions, secret_key)))
+    return radicale.Application(configuration(var_dir, _Checker(sessions, secret_key, var_dir)))
+
+
+def calendar_display_name(user_name: str) -> str:
+    return f"{user_name}'s calendar"
+
+
+def account_name(email: str) -> str:
+    """The connection's account name: the same for every connect of this user, so settings
+    remembered from an earlier connection come back."""
+    return f"{email.lower()} on this calsync (built-in calendar)"
 
 
 def calendar_path(email: str) -> str:
@@ -151,25 +182,25 @@ def credentials_for(base_url: str, secret_key: str, email: str, display_name: st
     }
 
 
+def connect_builtin(session: Session, box: SecretBox, settings: Any, user: User) -> SyncAccount:
+    """Connects `user` two-way to their own calendar in the embedded server (made if missing),
+    through the one connect path (`sync.accounts.store_connection`): switching from another
+    account remembers its settings, as any switch does. One calendar: nothing to choose."""
+    display = calendar_display_name(user.name)
+    ensure_calendar(settings.var_dir, user.email, display)
+    creds = credentials_for(settings.resolved_base_url(), settings.resolved_secret_key(), user.email, display)
+    calendar = CalendarInfo(id=creds["calendar_id"], name=display, writable=True, primary=True)
+    return accounts.store_connection(session, box, user, "caldav", account_name(user.email), creds, [calendar],
+                                     wanted=calendar.id, explicit=True)
+
+
 def connect_demo_calendar(session: Session, box: SecretBox, settings: Any, user: User) -> SyncAccount:
-    """Gives `user` a calendar in the embedded server and connects it two-way (no HTTP needed).
-    Leaves an existing connection of the user as it is."""
+    """The demo's connection of `user` to the built-in calendar. Leaves an existing connection
+    of the user as it is."""
     existing = session.scalar(select(SyncAccount).where(SyncAccount.user_id == user.id))
     if existing is not None:
         return existing
-    display = f"{user.name}'s calendar"
-    ensure_calendar(settings.var_dir, user.email, display)
-    creds = credentials_for(settings.resolved_base_url(), settings.resolved_secret_key(), user.email, display)
-    account = SyncAccount(
-        user_id=user.id, company_id=user.company_id, provider="caldav",
-        account_name=f"{user.email.lower()} on this calsync (built-in calendar)",
-        credentials_encrypted=box.encrypt(json.dumps(creds)),
-        calendar_id=creds["calendar_id"], calendar_name=display,
-        sync_type="two_way", enabled=True, state="active",
-    )
-    session.add(account)
-    session.flush()
-    return account
+    return connect_builtin(session, box, settings, user)
 
 
 def repoint_embedded_accounts(sessions: sessionmaker[Session], box: SecretBox, base_url: str, secret_key: str) -> int:

@@ -19,6 +19,7 @@ from calsync.crm.services.activity_queries import present, trash
 from calsync.store.tables import User
 from calsync.sync import accounts
 from calsync.sync import repository as repo
+from calsync.web.api.calendar_sync import builtin_available
 from calsync.web.api.params import ItemId
 from calsync.web.context import AppContext
 from calsync.web.deps import get_context, get_session
@@ -41,7 +42,16 @@ class ProviderEntry:
     kind: str = "form"
     start_url: str = ""
     presets: list[tuple[str, str]] = field(default_factory=list)
+    blurb_args: dict[str, str] = field(default_factory=dict)  # %(name)s values of the translated blurb
 
+
+BUILTIN = ProviderEntry(
+    key="builtin",
+    name=N_("Built-in calendar"),
+    blurb=N_("Your own calendar on this calsync server: nothing to type, one click. Calendar apps (Thunderbird, "
+             "Apple Calendar, DAVx5) can show it too at %(dav_url)s with your calsync e-mail and password."),
+    kind="builtin",
+)
 
 PROVIDERS: list[ProviderEntry] = [
     ProviderEntry(
@@ -65,23 +75,28 @@ GOOGLE = ProviderEntry(
 )
 
 
-def offered() -> list[ProviderEntry]:
-    """The entries to show: Google only when this server has an OAuth client id for it."""
+def offered(context: AppContext | None = None) -> list[ProviderEntry]:
+    """The entries to show: the built-in calendar first when this server serves one, Google only
+    when this server has an OAuth client id for it."""
     from calsync.sync import registry
 
+    entries = list(PROVIDERS)
+    if context is not None and builtin_available(context):
+        dav_url = context.settings.resolved_public_url() + "/dav/"
+        entries.insert(0, replace(BUILTIN, blurb_args={"dav_url": dav_url}))
     try:
         google = registry.get("google")
     except KeyError:
-        return list(PROVIDERS)
+        return entries
     if not getattr(google, "configured", False):
-        return list(PROVIDERS)
+        return entries
     entry = GOOGLE
     public = google.settings().resolved_public_url()  # type: ignore[attr-defined]
     if not google.push_reaches(public + "/webhooks/calendar/0"):  # type: ignore[attr-defined]
         entry = replace(GOOGLE, blurb=GOOGLE.blurb + " Google cannot reach this server (CALSYNC_PUBLIC_URL is not a "
                         "public https address), so changes made in Google Calendar arrive with the next scheduled "
                         "sync instead of within seconds.")
-    return [*PROVIDERS, entry]
+    return [*entries, entry]
 
 
 PRIVATE_CHOICES = [
@@ -115,7 +130,7 @@ def settings_page(request: Request, user: User = Depends(page_user), session: Se
     account = repo.account_of_user(session, user.id)
     import_notice = accounts.import_type_state(session, account)["import_type_notice"] if account is not None else None
     return render(
-        request, "sync_settings.html", user, providers=offered(), private_choices=PRIVATE_CHOICES,
+        request, "sync_settings.html", user, providers=offered(context), private_choices=PRIVATE_CHOICES,
         types=[t for t in look.types.values()], import_notice=import_notice, run_chart=_run_chart(session, user, context),
         **_trash_values(session, user),
     )

@@ -15,7 +15,7 @@
     paused: [t("Stopped"), t("sync is stopped: press Start to resume.")],
     needs_confirmation: [t("Waiting for your confirmation"), t("the last sync would delete many activities: confirm or cancel below.")],
     auth_error: [t("Cannot sign in"), t("the calendar server refused your credentials: reconnect your account (Switch account) with a valid app password.")],
-    choose_calendar: [t("Choose a calendar"), t("connected: pick the calendar to sync with under Settings; the first sync starts then.")],
+    choose_calendar: [t("Choose a calendar"), t("connected: pick the calendar to sync with (above); the first sync starts then.")],
     provider_error: [t("Calendar server error"), t("the server failed; sync retries on its own. If it keeps failing, check the server URL or reconnect your account.")],
   };
 
@@ -78,6 +78,7 @@
     $("connect-panel").hidden = connected && !switching;
     $("connect-title").textContent = connected ? t("Switch to another account") : t("Connect a calendar");
     $("cancel-switch").hidden = !(connected && switching);
+    $("choose-panel").hidden = !connected || state.state !== "choose_calendar";
     if (!connected) { $("confirm-panel").hidden = true; return; }
     renderStatus();
     renderSettings();
@@ -165,6 +166,30 @@
       select.appendChild(option);
     });
     if (current) select.value = current;
+    if (state.state === "choose_calendar") renderChoices(items);
+  }
+
+  // The account's calendars as choices: writable ones can be picked, read-only ones are shown
+  // (so nobody wonders where they went) but cannot be.
+  function renderChoices(items) {
+    var list = $("choose-list");
+    list.innerHTML = "";
+    $("choose-account").textContent = state.account || "";
+    items.forEach(function (c, index) {
+      var label = document.createElement("label");
+      label.className = "choice";
+      var radio = document.createElement("input");
+      radio.type = "radio"; radio.name = "choose_calendar"; radio.value = c.id;
+      radio.disabled = c.writable === false;
+      radio.addEventListener("change", function () { $("choose-calendar").disabled = false; });
+      label.appendChild(radio);
+      var text = document.createElement("span");
+      text.textContent = " " + (c.name || c.id) + (c.writable === false ? " " + t("(read-only: calendar sync cannot write to it)") : "");
+      label.appendChild(text);
+      list.appendChild(label);
+    });
+    if (!items.length) list.textContent = t("This account has no calendar that holds events.");
+    $("choose-calendar").disabled = true;
   }
 
   async function loadLog() {
@@ -250,7 +275,9 @@
     }
     button.disabled = false;
     var run = result.ok && result.body.data;
-    if (run && run.status) {
+    if (run && run.status && state && state.state === "choose_calendar") {
+      $("action-result").textContent = t("Sync now: nothing synced — choose the calendar to sync with first.");
+    } else if (run && run.status) {
       var words = { ok: t("done"), busy: t("a sync is running already"), needs_confirmation: t("waiting for your confirmation"),
                     auth_error: t("cannot sign in to the calendar"), provider_error: t("the calendar server failed"), paused: t("sync is stopped") };
       $("action-result").textContent = t("Sync now: {result} — {pulled} from the calendar, {pushed} to the calendar, {deleted} deleted.",
@@ -268,6 +295,35 @@
   $("confirm-deletions").addEventListener("click", function () { action("POST", "/confirm-deletions", t("Confirm deletions")); });
   $("cancel-deletions").addEventListener("click", function () { action("POST", "/cancel-deletions", t("Keep activities")); });
   $("refresh-log").addEventListener("click", loadLog);
+  $("choose-calendar").addEventListener("click", async function () {
+    var picked = document.querySelector('input[name="choose_calendar"]:checked');
+    if (!picked) return;
+    this.disabled = true;
+    $("choose-result").textContent = t("Saving…");
+    var result = await calsync.api("PATCH", BASE, { calendar_id: picked.value });
+    $("choose-result").textContent = result.ok ? "" : t("Not saved: {message}", { message: calsync.errorText(result) });
+    if (result.ok) calsync.toast(t("Syncing with {calendar}.", { calendar: result.body.data.calendar_name || t("the chosen calendar") }));
+    await load();
+  });
+
+  // The built-in calendar: one click, nothing typed.
+  var builtin = $("builtin-connect");
+  if (builtin) builtin.addEventListener("click", async function () {
+    $("builtin-error").hidden = true;
+    $("builtin-busy").hidden = false;
+    builtin.disabled = true;
+    var result = await calsync.api("POST", BASE + "/connect", { provider: "builtin" });
+    $("builtin-busy").hidden = true;
+    builtin.disabled = false;
+    if (!result.ok) {
+      $("builtin-error").textContent = calsync.errorText(result);
+      $("builtin-error").hidden = false;
+      return;
+    }
+    switching = false;
+    calsync.toast(t("Connected to your built-in calendar."));
+    await load();
+  });
 
   // CalDAV connect form
   var preset = $("caldav-preset");
@@ -294,7 +350,8 @@
     }
     $("caldav-password").value = "";
     switching = false;
-    calsync.toast(t("Connected."));
+    var landed = result.body && result.body.data;
+    calsync.toast(landed && landed.state === "choose_calendar" ? t("Connected: now choose the calendar to sync with.") : t("Connected."));
     await load();
   });
 
