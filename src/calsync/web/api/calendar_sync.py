@@ -101,6 +101,7 @@ def delete_sync(user: User = Depends(current_user), session: Session = Depends(g
     if account is not None:
         Channels(context).stop(account.id)  # no more notifications for a connection that is gone
     accounts.disconnect(session, user)
+    session.commit()  # before the answer: a request right after it must find no connection
     return ok({"connected": False})
 
 
