@@ -422,11 +422,11 @@ def _guard(plan: Plan, pulled: Pulled, live: int, gone: set[EventKey], policy: D
         plan.guard = f"this sync would delete {len(deletions)} of {live} synced items (more than {limit}): confirm or cancel"
     elif emptied:
         plan.guard = f"the calendar suddenly lists no events while {len(gone)} synced items were in it: confirm the deletions or cancel"
-    if plan.guard is None:
-        return
     if policy == "ask":
         return
-    # cancelled: keep everything; what the calendar lost is written back from the CRM, and
+    # cancelled (whether or not this run meets the guard again: the emptied-calendar guard is
+    # checked on complete listings only, and the run after the user's answer may be incremental):
+    # keep everything; what the calendar lost is written back from the CRM, and
     # activities deleted in the CRM come back from the trash.
     kept: list[Decision] = []
     series: set[EventKey] = set()
