@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -114,7 +115,7 @@ class RadicaleSide(Side):
             f"DTEND:{(start_of(n) + dt.timedelta(minutes=30)).strftime(fmt)}\r\nSUMMARY:Event {n}\r\nEND:VEVENT\r\n"
             for n in range(count))
         body = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\n{events}END:VCALENDAR\r\n"
-        reply = self.server.put("bench", self.calendar_id, body)
+        reply = self.server.put("bench", self.calendar_id, body, timeout=900)  # a whole collection at once
         if reply.status_code not in (200, 201, 204):
             raise RuntimeError(f"Radicale refused the collection upload: {reply.status_code} {reply.text[:200]}")
 
@@ -153,6 +154,7 @@ def phase(side: Side, h: Harness, label: str, rows: list[dict[str, Any]], work: 
     elapsed = time.perf_counter() - started
     rows.append({"side": side.name, "phase": label, "seconds": round(elapsed, 2),
                  "requests": side.requests() - before, "status": summary.status, "summary": summary.line()})
+    print(f"{side.name}, {label}: {elapsed:.2f} s, {rows[-1]['requests']} requests", file=sys.stderr, flush=True)
 
 
 def run(side: Side, events: int, pushes: int, folder: str) -> list[dict[str, Any]]:

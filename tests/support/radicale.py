@@ -53,10 +53,10 @@ class DavServer:
             raise RuntimeError(f"MKCALENDAR {url} gave {response.status_code}: {response.text[:300]}")
         return url
 
-    def put(self, user: str, url: str, ics: str) -> httpx.Response:
+    def put(self, user: str, url: str, ics: str, *, timeout: float = 30) -> httpx.Response:
         """Writes one object as another client would (no preconditions)."""
         return httpx.put(url, content=ics.encode(), auth=self.auth(user),
-                         headers={"Content-Type": "text/calendar; charset=utf-8"}, timeout=30)
+                         headers={"Content-Type": "text/calendar; charset=utf-8"}, timeout=timeout)
 
     def get(self, user: str, url: str) -> httpx.Response:
         return httpx.get(url, auth=self.auth(user), timeout=30)
