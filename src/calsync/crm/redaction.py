@@ -19,6 +19,7 @@ from typing import Any
 from calsync.crm.permissions import busy_block
 from calsync.crm.schemas import ActivityOut, AttendeeOut, ParticipantOut, SyncInfo
 from calsync.crm.timing import local_iso
+from calsync.crm.trash import deleted_by, trash_reason
 from calsync.store.tables import Activity, User
 
 BUSY_SUBJECT = "Busy"
@@ -83,6 +84,8 @@ def activity_row_for_viewer(
         "created_at": values["created_at"].isoformat(),
         "updated_at": values["updated_at"].isoformat(),
         "deleted_at": deleted_at.isoformat() if deleted_at else None,
+        "deleted_reason": trash_reason(values),
+        "deleted_by_id": deleted_by(values),
     }
     if busy_block(viewer, private=values["private"], owner_id=values["owner_id"]):
         common.update(

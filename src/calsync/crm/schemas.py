@@ -157,6 +157,10 @@ class ActivityOut(BaseModel):
     created_at: str
     updated_at: str
     deleted_at: str | None = None
+    # in the trash: why (crm.trash: deleted_in_crm / deleted_in_calendar / cancelled_occurrence),
+    # and who deleted it when a person did
+    deleted_reason: str | None = None
+    deleted_by_id: int | None = None
     sync: SyncInfo | None = None
 
 

@@ -4,6 +4,7 @@ these, so validation, permissions and change tracking (`version`) happen in one 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlalchemy import delete, or_, select, update
@@ -17,6 +18,7 @@ from calsync.crm.services.accounts import user_in_company
 from calsync.crm.services.activity_types import type_by_key
 from calsync.crm.services.items import linkable
 from calsync.crm.timing import Timing, parse_date, parse_instant, zone
+from calsync.crm.trash import CRM_REASON
 from calsync.store.tables import (
     Activity,
     ActivityAttendee,
@@ -396,7 +398,7 @@ def update_activity(
 
 
 def delete_activity(
-    session: Session, actor: User, activity_id: int, *, source: Source = "api", reason: str = "deleted in the CRM"
+    session: Session, actor: User, activity_id: int, *, source: Source = "api", reason: str = CRM_REASON
 ) -> Activity:
     """Moves the activity to the trash (restorable for 30 days)."""
     activity = get_activity(session, actor, activity_id)
@@ -436,6 +438,31 @@ def restore_activity(
     session.flush()
     changes.announce(activity.owner_id, activity.id)
     return activity
+
+
+def restore_activities(
+    session: Session, actor: User, activity_ids: Sequence[int], *, now: dt.datetime | None = None
+) -> tuple[list[Activity], list[tuple[int, str]]]:
+    """Restores several activities, each by `restore_activity`'s rules; returns those restored
+    and (id, why not) for the others. One refusal (a cancelled occurrence, one too old, one not
+    the actor's) never stops the rest: `restore_activity` checks before it changes anything."""
+    restored: list[Activity] = []
+    refused: list[tuple[int, str]] = []
+    for activity_id in dict.fromkeys(activity_ids):
+        try:
+            restored.append(restore_activity(session, actor, activity_id, now=now))
+        except CrmError as exc:
+            refused.append((activity_id, exc.message))
+    return restored, refused
+
+
+def restorable_ids(session: Session, owner: User, *, now: dt.datetime | None = None) -> list[int]:
+    """Every activity of `owner` in the trash that can still be restored by hand (not cancelled
+    occurrences), newest deletion first: what "Restore all" restores."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=TRASH_DAYS)
+    return list(session.scalars(
+        select(Activity.id).where(Activity.owner_id == owner.id, Activity.deleted.is_(True), Activity.deleted_at >= cutoff,
+                                  Activity.read_only.is_(False)).order_by(Activity.deleted_at.desc(), Activity.id.desc())))
 
 
 def purge_trash(session: Session, *, now: dt.datetime | None = None) -> int:

@@ -177,7 +177,7 @@ _COLUMNS = [
         "id", "uuid", "owner_id", "type_id", "subject", "all_day", "start_at", "end_at", "timezone", "start_date",
         "end_date", "span_start", "busy", "done", "location", "public_description", "note", "deal_id", "person_id",
         "org_id", "conference_url", "visibility", "private", "read_only", "series_uid", "occurrence_id", "origin",
-        "version", "deleted_at", "created_at", "updated_at",
+        "version", "deleted_at", "deleted_reason", "updated_by_id", "created_at", "updated_at",
     )
 ]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi import Response
 from sqlalchemy.orm import Session
 
@@ -86,6 +88,48 @@ def list_trash(
         more_items_in_collection=page.next_cursor is not None,
         restorable_days=service.TRASH_DAYS,
     )
+
+
+RESTORE_MANY_LIMIT = 500
+
+
+def _restore_request(payload: Any) -> tuple[list[int] | None, bool]:
+    """`{"ids": [..]}` or `{"all": true}`, nothing else (a clear 422 for anything that is not)."""
+    if not isinstance(payload, dict):
+        raise Invalid('the body must be a JSON object: {"ids": [1, 2]} or {"all": true}', field="body")
+    unknown = sorted(set(payload) - {"ids", "all"})
+    if unknown:
+        raise Invalid(f"{unknown[0]}: is not a field here: send ids or all", field=unknown[0])
+    everything = payload.get("all", False)
+    if not isinstance(everything, bool):
+        raise Invalid("all must be true or false", field="all")
+    ids = payload.get("ids")
+    if everything == (ids is not None):
+        raise Invalid('send either "ids" (the activities to restore) or "all": true', field="ids" if ids is not None else "all")
+    if ids is None:
+        return None, True
+    if not isinstance(ids, list) or not ids or len(ids) > RESTORE_MANY_LIMIT \
+            or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids):
+        raise Invalid(f"ids must be a list of 1 to {RESTORE_MANY_LIMIT} activity ids", field="ids")
+    return ids, False
+
+
+@router.post("/trash/restore", summary="Restore several activities, or all of yours, from the trash")
+def restore_many(
+    payload: Any = Body(None), session: Session = Depends(get_session), viewer: User = Depends(current_user)
+) -> Response:
+    """`{"ids": [..]}` restores those; `{"all": true}` every activity of yours in the trash that can
+    be restored (cancelled occurrences come back only with their calendar event). Each is
+    restored or refused on its own; the answer says which."""
+    ids, everything = _restore_request(payload)
+    if everything:
+        ids = service.restorable_ids(session, viewer)
+    restored, refused = service.restore_activities(session, viewer, ids or [])
+    session.commit()
+    return respond({
+        "restored": [a.id for a in restored],
+        "refused": [{"id": activity_id, "error": message} for activity_id, message in refused],
+    })
 
 
 @router.post("", status_code=201, summary="Create an activity")

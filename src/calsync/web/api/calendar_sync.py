@@ -163,6 +163,28 @@ def sync_now(wait: bool = Query(False), full: bool = Query(False), user: User = 
     return JSONResponse(ok(summary.as_dict()))
 
 
+RESYNC_WAIT = 120.0
+
+
+@router.post("/resync")
+def resync(wait: bool = Query(False), user: User = Depends(current_user), session: Session = Depends(get_session),
+           context: AppContext = Depends(get_context)) -> JSONResponse:
+    """Sync everything again: the whole calendar is listed anew (not only the changes since the
+    last cursor) and every linked pair is weighed again, so whatever a change feed missed is
+    caught; nothing is duplicated (events are matched by our ids). A run already going is waited
+    for, never skipped. The run log names it "resync"."""
+    account = accounts.get_account(session, user)
+    account_id = account.id
+    session.rollback()  # hold no transaction while the run writes
+    engine = engine_for(context)
+    if not wait:
+        threading.Thread(target=engine.run, args=(account_id,),
+                         kwargs={"trigger": "resync", "full": True, "wait": RESYNC_WAIT}, daemon=True).start()
+        return JSONResponse(ok({"queued": True}), status_code=202)
+    summary = engine.run(account_id, trigger="resync", full=True, wait=RESYNC_WAIT)
+    return JSONResponse(ok(summary.as_dict()))
+
+
 @router.post("/start")
 def start(user: User = Depends(current_user), session: Session = Depends(get_session),
           context: AppContext = Depends(get_context)) -> dict[str, Any]:

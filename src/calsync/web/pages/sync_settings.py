@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from calsync.crm.errors import CrmError
 from calsync.crm.services import activities as activity_service
+from calsync.crm.services.accounts import company_users
 from calsync.crm.services.activity_queries import present, trash
 from calsync.store.tables import User
 from calsync.sync import accounts
@@ -23,7 +24,7 @@ from calsync.web.api.calendar_sync import builtin_available
 from calsync.web.api.params import ItemId
 from calsync.web.context import AppContext
 from calsync.web.deps import get_context, get_session
-from calsync.web.i18n import N_, gettext
+from calsync.web.i18n import N_, _, gettext, ngettext
 from calsync.web.pages.rendering import page_user, render
 from calsync.web.pages.run_chart import Chart, last_day_chart
 from calsync.web.pages.views import lookups
@@ -106,9 +107,14 @@ PRIVATE_CHOICES = [
 ]
 
 
+TRASH_PAGE = 200  # the trash shows the newest deletions; "Restore all" restores every one
+
+
 def _trash_values(session: Session, user: User) -> dict:
-    items = present(session, user, trash(session, user, owner=user, limit=50).activities)
-    return dict(trash_items=items)
+    page = trash(session, user, owner=user, limit=TRASH_PAGE)
+    items = present(session, user, page.activities)
+    deleters = {u.id: u.name for u in company_users(session, user)}
+    return dict(trash_items=items, trash_more=page.next_cursor is not None, trash_deleters=deleters)
 
 
 def _run_chart(session: Session, user: User, context: AppContext) -> Chart:
@@ -147,4 +153,27 @@ def restore(request: Request, activity_id: ItemId, user: User = Depends(page_use
     except CrmError as exc:
         session.rollback()
         error = exc.message
+    return render(request, "_trash.html", user, trash_message=message, trash_error=error, **_trash_values(session, user))
+
+
+@router.post("/settings/calendar-sync/trash/restore")
+async def restore_many(request: Request, user: User = Depends(page_user), session: Session = Depends(get_session)) -> HTMLResponse:
+    """"Restore selected" (the checked `ids`) and "Restore all" (`all`): answers with the trash
+    list, saying how many came back and why any did not."""
+    form = await request.form()
+    message, error = None, None
+    if form.get("all"):
+        ids = activity_service.restorable_ids(session, user)
+    else:
+        ids = [int(v) for v in form.getlist("ids") if str(v).isdigit() and 0 < int(v) < 2**63]
+    if not ids:
+        error = _("Nothing restored: tick the activities to restore first.") if not form.get("all") else _("There is nothing in the trash to restore.")
+    else:
+        names = {a.id: a.subject for a in _trash_values(session, user)["trash_items"]}
+        restored, refused = activity_service.restore_activities(session, user, ids)
+        session.commit()
+        if restored:
+            message = ngettext("Restored %(num)d activity.", "Restored %(num)d activities.", len(restored)) % {"num": len(restored)}
+        if refused:
+            error = _("Not restored: %(list)s") % {"list": "; ".join(f"{names.get(activity_id, activity_id)}: {why}" for activity_id, why in refused)}
     return render(request, "_trash.html", user, trash_message=message, trash_error=error, **_trash_values(session, user))
