@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.emulators import graph_models
+from tests.emulators.microsoft_helpers import MARCH, WEEKLY, code, conforms, create, when
 from tests.support.microsoft_emulator import USERS, MicrosoftEmulator, microsoft_emulator
 from tests.support.ports import free_port, wait_for_port
 
@@ -30,15 +31,6 @@ REDIRECT = "http://127.0.0.1:8000/oauth/microsoft/callback"
 EXT = "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name crmActivityId"
 CONFLICT = ("The send or update operation could not be performed because the change key passed in the request "
             "does not match the current change key for the item.")
-
-
-def conforms(response: httpx.Response) -> None:
-    """Response hook: every Graph body the emulator returns fits the msgraph-sdk models."""
-    if "json" not in response.headers.get("content-type", ""):
-        return
-    response.read()
-    found = graph_models.check(response.json())
-    assert not found, f"{response.request.method} {response.request.url}: {found}"
 
 
 @pytest.fixture
@@ -50,23 +42,6 @@ def emu() -> Iterator[MicrosoftEmulator]:
 @pytest.fixture
 def api(emu: MicrosoftEmulator) -> httpx.Client:
     return emu.client(A)
-
-
-def when(text: str, zone: str = "UTC") -> dict[str, str]:
-    return {"dateTime": text, "timeZone": zone}
-
-
-def create(api: httpx.Client, path: str = "/me/events", **body: Any) -> dict[str, Any]:
-    body.setdefault("subject", "Call")
-    body.setdefault("start", when("2027-03-01T10:00:00"))
-    body.setdefault("end", when("2027-03-01T11:00:00"))
-    reply = api.post(path, json=body)
-    assert reply.status_code == 201, reply.text
-    return dict(reply.json())
-
-
-def code(reply: httpx.Response) -> str:
-    return str(reply.json()["error"]["code"])
 
 
 # OAuth -------------------------------------------------------------------------------------------
@@ -214,6 +189,14 @@ def test_calendars_lists_the_default_calendar_first_and_added_ones(emu: Microsof
     assert api.get(f"/me/calendars/{work}").json()["name"] == "Work"
     assert api.get("/me/calendars/AAMkAGnope").status_code == 404
     assert [c["name"] for c in emu.client(B).get("/me/calendars").json()["value"]] == ["Calendar"]
+
+
+def test_a_calendar_the_user_cannot_edit_refuses_writes(emu: MicrosoftEmulator, api: httpx.Client) -> None:
+    shared = emu.post("/calendars", {"user": A, "name": "Holidays", "can_edit": False})["id"]
+    assert api.get(f"/me/calendars/{shared}").json()["canEdit"] is False
+    refused = api.post(f"/me/calendars/{shared}/events", json={"subject": "x", "start": when("2027-03-01T10:00:00"),
+                                                              "end": when("2027-03-01T11:00:00")})
+    assert refused.status_code == 403 and code(refused) == "ErrorAccessDenied"
 
 
 # events --------------------------------------------------------------------------------------------
@@ -386,11 +369,6 @@ def test_immutable_ids_survive_a_move_between_calendars_and_default_ids_do_not(
 
 
 # recurrence ----------------------------------------------------------------------------------------
-WEEKLY = {"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"], "firstDayOfWeek": "sunday"},
-          "range": {"type": "numbered", "startDate": "2027-03-01", "numberOfOccurrences": 4}}
-MARCH = {"startDateTime": "2027-02-28T00:00:00Z", "endDateTime": "2027-04-30T00:00:00Z"}
-
-
 def test_a_series_expands_into_occurrences_in_calendar_view_but_not_in_events(api: httpx.Client) -> None:
     master = create(api, subject="Weekly", start=when("2027-03-01T09:00:00", "W. Europe Standard Time"),
                     end=when("2027-03-01T09:30:00", "W. Europe Standard Time"), recurrence=WEEKLY)

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from calsync.emulators.microsoft.oauth import user_object_id
-from tests.emulators.test_microsoft_emulator import code, conforms, create, when
+from tests.emulators.microsoft_helpers import code, conforms, create
 from tests.support.live import serve
 from tests.support.microsoft_emulator import USERS, MicrosoftEmulator, microsoft_emulator
 

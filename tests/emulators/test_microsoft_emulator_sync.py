@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.emulators.test_microsoft_emulator import MARCH, WEEKLY, code, conforms, create, when
+from tests.emulators.microsoft_helpers import WEEKLY, code, conforms, create, when
 from tests.support.microsoft_emulator import USERS, MicrosoftEmulator, microsoft_emulator
 
 A, B = USERS

@@ -6,7 +6,6 @@ or what Google's infrastructure does to a client (expired tokens, dropped notifi
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from calsync.emulators.common.controls import ControlError, Handler, non_negative_int, user_of, wrap
 from calsync.emulators.google.oauth import ALL_CALENDAR
 from calsync.emulators.google.quota import Fault
 
@@ -22,52 +22,16 @@ if TYPE_CHECKING:
     from calsync.emulators.google.app import Emulator
 
 
-class ControlError(Exception):
-    pass
-
-
-def _fail(message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=400)
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ControlError("the body must be a JSON object") from None
-    if not isinstance(data, dict):
-        raise ControlError("the body must be a JSON object")
-    return data
-
-
 def _user(emu: "Emulator", data: dict[str, Any]) -> str:
-    user = data.get("user")
-    if user not in emu.store.users:
-        raise ControlError(f"unknown user {user!r}; users: {', '.join(emu.store.users)}")
-    return str(user)
+    return user_of(data, emu.store.users)
 
 
-def _int(data: dict[str, Any], name: str, default: int | None = None) -> int | None:
-    value = data.get(name, default)
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise ControlError(f"{name} must be a non-negative integer")
-    return value
+_int = non_negative_int
 
 
 def routes(emu: "Emulator") -> list[Route]:
-    def control(handler: Callable[[Request, dict[str, Any]], Any]) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                data = await _body(request) if request.method == "POST" else {}
-                with emu.store.lock:
-                    result = handler(request, data)
-            except ControlError as exc:
-                return _fail(str(exc))
-            return result if isinstance(result, Response) else JSONResponse(result if result is not None else {"ok": True})
-        return endpoint
+    def control(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        return wrap(emu.store.lock, handler)
 
     def requests_(request: Request, data: dict[str, Any]) -> Any:
         since = request.query_params.get("since", "0")

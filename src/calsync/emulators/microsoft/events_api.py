@@ -183,10 +183,7 @@ class Api:
                                         call.base_url, lambda i: render.render(i, user, prefer), size,
                                         self.config.expansion_horizon_days)
             return Reply(200, body, headers)
-        where = "/".join(rest)
-        raise GraphError(405 if tail and tail[0] in ("events", "calendarView") else 400,
-                         "BadRequest" if not tail or tail[0] not in ("events", "calendarView") else "ErrorInvalidRequest",
-                         f"The emulator does not serve {method} /me/{where}.")
+        raise GraphError(400, "BadRequest", f"The emulator does not serve {method} /me/{'/'.join(rest)}.")
 
     @staticmethod
     def _calendar_json(cal: Calendar) -> dict[str, Any]:
