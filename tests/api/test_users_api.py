@@ -321,3 +321,39 @@ def test_bad_new_users_are_refused_with_a_message(acme: People, as_user, body, s
     ann: Client = as_user("ann@acme.test")
     refused(ann.post(USERS, body), status, *words)
     assert len(ok(ann.get(USERS))) == 2
+
+
+def test_two_admins_removing_each_other_at_once_leave_one_admin(context: AppContext, people: People) -> None:
+    """The last-admin rule holds under concurrency: the second change waits for the first (company
+    row lock on PostgreSQL, the write lock on SQLite) and then sees it, so one admin always remains."""
+    import threading
+
+    from calsync.crm.errors import Conflict
+    from calsync.crm.services import users
+    from calsync.store.tables import User
+
+    ann, bob = people.add("ann@acme.test", admin=True), people.add("bob@acme.test", admin=True)
+    first = context.sessions()
+    users.set_admin(first, first.get(User, ann), False)  # not committed yet: bob is still the other admin
+    outcome: dict[str, str] = {}
+
+    def second() -> None:
+        with context.sessions() as s:
+            try:
+                users.set_admin(s, s.get(User, bob), False)
+                s.commit()
+                outcome["bob"] = "removed"
+            except Conflict as exc:
+                s.rollback()
+                outcome["bob"] = exc.message
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(timeout=2)  # a bounded look: without the lock the second change would be done by now
+    assert thread.is_alive(), f"the second change did not wait for the first: {outcome}"
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    assert "last admin" in outcome["bob"]
+    with session_scope(context.sessions) as s:
+        assert [u.email for u in s.scalars(select(User).where(User.is_admin.is_(True)))] == ["bob@acme.test"]
