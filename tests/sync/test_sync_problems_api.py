@@ -100,6 +100,15 @@ def test_three_failed_runs_in_a_row_are_a_problem_for_the_owner_and_colleagues(a
     assert alice.problems() == []
     assert alice.sync_of(call)["status"] == "synced"
 
+    # Stopped by its owner: connected, but nothing travels (not "No calendar connected"), no banner.
+    alice.call("POST", f"{BASE}/stop")
+    for viewer in (alice, bob):
+        info = viewer.sync_of(call)
+        assert (info["status"], info["account"]) == ("paused", "alice-cal") and "sync is stopped" in info["reason"], info
+    assert alice.problems() == []
+    alice.call("POST", f"{BASE}/start")
+    assert alice.sync()["status"] == "ok" and alice.sync_of(call)["status"] == "synced"
+
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_revoked_grant_is_a_problem_and_deletions_waiting_pause_the_badges(alice: User, bob: User, server: MemoryCalendarServer) -> None:
@@ -149,3 +158,18 @@ def test_a_deactivated_import_type_is_a_problem_but_activities_still_sync(alice:
     assert bob.sync_of(visit)["status"] == "synced"  # the account still syncs
     bob.call("PATCH", BASE, json={"import_type": "call"})
     assert bob.problems() == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_activities_wait_paused_until_a_calendar_is_chosen(alice: User, bob: User, server: MemoryCalendarServer) -> None:
+    server.add_calendar("alice-cal", "primary", "Alice", primary=True)
+    server.add_calendar("alice-cal", "team", "Team")
+    call = alice.activity("Call Carol")
+    alice.call("POST", f"{BASE}/connect", json={"provider": "memory", "account": "alice-cal"})
+    assert alice.call("GET", BASE)["state"] == "choose_calendar"
+    for viewer in (alice, bob):
+        info = viewer.sync_of(call)
+        assert info["status"] == "paused" and "choose a calendar" in info["reason"], info
+    alice.call("PATCH", BASE, json={"calendar_id": "team"})
+    assert alice.sync()["status"] == "ok"
+    assert alice.sync_of(call)["status"] == "synced"

@@ -4,7 +4,9 @@ One rule decides both the banner every page shows its owner and the "paused" / "
 its activities carry instead of "synced": an account that waits for a reconnect (`auth_error`),
 for the user's word on mass deletions (`needs_confirmation`), or that failed
 `FAILED_RUNS_FOR_PROBLEM` runs in a row (`provider_error`: one timeout is not worth a banner, three
-are). An import type that was deactivated is shown on the banner only: the account still syncs.
+are). An account waiting for its calendar to be chosen (`choose_calendar`) pauses the badges too,
+without a banner (the settings page asks for the choice); so does a stopped one
+(`sync_status`). An import type that was deactivated is shown on the banner only: the account still syncs.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ def blocked(account: SyncAccount, failed_runs: int) -> Blocked | None:
         count = (account.pending_deletions or {}).get("count")
         many = f"{count} " if count else "many "
         return Blocked("paused", f"sync waits until the owner confirms or cancels deleting {many}activities")
+    if account.state == "choose_calendar":
+        return Blocked("paused", "waiting for its owner to choose a calendar in Settings › Calendar sync")
     if account.state == "provider_error" and failed_runs >= FAILED_RUNS_FOR_PROBLEM:
         return Blocked("problem", f"the last {failed_runs} syncs failed: {account.last_error or 'the calendar server did not answer'}")
     return None

@@ -7,7 +7,7 @@ account's last finished run failed to write it (reason from that run's log: a cr
 refused, retried on every run), `not_synced` when it is CRM-born
 and its type is not in the account's push_types (None = all types), or when it has no link and is
 already over (past items are never pushed); `no_account` when the owner
-has no (enabled) account. While the account cannot sync (`crm.services.sync_health.blocked`:
+has no account; `paused` when the owner stopped it. While the account cannot sync (`crm.services.sync_health.blocked`:
 waiting for a reconnect or a confirmation, or failing run after run) what would be `synced`,
 `pending` or `error` is `paused` or `problem` instead, with the reason: "synced" would be a
 promise that later edits travel, and they do not. Computed in batch: one query for accounts, one
@@ -28,6 +28,7 @@ from calsync.crm.schemas import SyncInfo
 from calsync.crm.services.sync_health import Blocked, blocked, failed_runs_in_a_row
 from calsync.store.tables import Activity, SyncAccount, SyncLink, SyncRun
 
+STOPPED = "sync is stopped: its owner can start it again in Settings › Calendar sync"
 _LINK_PRIORITY = {"error": 0, "linked": 1}
 
 
@@ -50,7 +51,8 @@ def _status(
         return SyncInfo(status="no_account")
     where = dict(account=account.account_name, provider=account.provider)
     if not account.enabled:
-        return SyncInfo(status="no_account", reason="sync is stopped for this account", **where)
+        # connected but stopped by its owner: nothing travels until it is started again
+        return SyncInfo(status="paused", reason=STOPPED, **where)
     if activity.origin == "crm" and account.push_types is not None and type_key not in account.push_types:
         return SyncInfo(status="not_synced", reason=f"activities of type '{type_key}' are not sent to the calendar", **where)
     if link is not None and link.status == "error":
