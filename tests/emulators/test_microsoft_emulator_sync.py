@@ -145,6 +145,13 @@ def test_the_delta_token_cache_evicts_the_least_recently_used(emu: MicrosoftEmul
     assert api.get(oldest).status_code == 200
 
 
+def test_a_delta_link_is_good_only_for_its_own_mailbox(emu: MicrosoftEmulator, api: httpx.Client) -> None:
+    march(api, 1)
+    _, link, _ = rounds(api, DELTA)
+    stranger = emu.client(B).get(link)
+    assert stranger.status_code == 410 and code(stranger) == "SyncStateNotFound"
+
+
 @pytest.mark.parametrize("extra", ["$select=subject", "$filter=subject eq 'x'", "$orderby=start/dateTime",
                                    "$expand=attachments", "$search=x"])
 def test_delta_refuses_query_options_it_does_not_support(api: httpx.Client, extra: str) -> None:

@@ -175,6 +175,8 @@ def delta(store: Store, tokens: Tokens, user: str, cal: Calendar, path: str, que
                              {"Location": state.scope.path and base + state.scope.path + "?" +
                               urlencode({"$deltatoken": fresh}, safe="$")})
         state = tokens.get(given)
+        if state.scope.user != user:   # another mailbox's token means nothing here
+            raise GraphError(410, "SyncStateNotFound", "The sync state generation is not found.")
         if skip is not None:
             if not isinstance(state, Round):
                 raise GraphError(410, "SyncStateNotFound", "The sync state generation is not found.")
