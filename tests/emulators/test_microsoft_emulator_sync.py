@@ -298,3 +298,49 @@ def test_faults_fail_the_next_matching_requests(emu: MicrosoftEmulator, api: htt
     emu.control.delete("/faults")
     assert api.get("/me/events").status_code == 200
     assert emu.control.post("/faults", json={"status": 200}).status_code == 400
+
+
+# the real SDK --------------------------------------------------------------------------------------
+def test_the_msgraph_sdk_creates_reads_and_follows_delta_links_against_the_emulator(emu: MicrosoftEmulator) -> None:
+    """Microsoft's own Python client (Kiota) talks to the emulator unchanged: typed models in and out."""
+    import asyncio
+
+    from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHostsValidator,
+                                                   BaseBearerTokenAuthenticationProvider)
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
+    from msgraph.generated.models.event import Event
+    from msgraph.generated.models.sensitivity import Sensitivity
+    from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import DeltaRequestBuilder
+
+    class Token(AccessTokenProvider):
+        async def get_authorization_token(self, uri: str, additional_authentication_context: Any = None) -> str:
+            return emu.token(A)
+
+        def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+            return AllowedHostsValidator([])
+
+    async def scenario() -> None:
+        adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(Token()))
+        adapter.base_url = emu.base + "/v1.0"
+        me = GraphServiceClient(request_adapter=adapter).users.by_user_id(A)
+        made = await me.events.post(Event(
+            subject="from the SDK", sensitivity=Sensitivity.Private, transaction_id="sdk-1",
+            start=DateTimeTimeZone(date_time="2027-03-02T10:00:00", time_zone="UTC"),
+            end=DateTimeTimeZone(date_time="2027-03-02T11:00:00", time_zone="UTC")))
+        assert made is not None and made.id and made.transaction_id == "sdk-1"
+        got = await me.events.by_event_id(made.id).get()
+        assert got is not None and got.sensitivity == Sensitivity.Private and got.change_key == made.change_key
+        query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+            start_date_time="2027-02-28T00:00:00Z", end_date_time="2027-04-30T00:00:00Z")
+        config = RequestConfiguration(query_parameters=query)
+        page = await me.calendar_view.delta.get(request_configuration=config)
+        assert page is not None and [e.subject for e in page.value or []] == ["from the SDK"]
+        assert page.odata_delta_link and "$deltatoken=" in page.odata_delta_link
+        await me.events.by_event_id(made.id).delete()
+        later = await me.calendar_view.delta.with_url(page.odata_delta_link).get()
+        assert later is not None and [(e.id, e.additional_data.get("@removed")) for e in later.value or []] == [
+            (made.id, {"reason": "deleted"})]
+
+    asyncio.run(scenario())
