@@ -126,6 +126,28 @@ def test_a_time_range_answer_that_drops_items_deletes_nothing(proxied: tuple[Two
     assert [a.subject for a in two_way.activities(deleted=True)] == ["Meeting 1"]
 
 
+def test_a_new_event_the_time_range_answer_drops_is_imported_and_past_items_are_read_once(
+        proxied: tuple[TwoWay, DroppingProxy]) -> None:
+    two_way, proxy = proxied
+    two_way.dav.put_single("Last month", soon(-30), soon(-30, 11))
+    for n in range(3):
+        two_way.dav.put_single(f"Meeting {n}", soon(2 + n), soon(2 + n, 11))
+    two_way.sync()  # the past item is new to this first listing: read once, and left out (over)
+    assert sorted(a.subject for a in two_way.activities()) == ["Meeting 0", "Meeting 1", "Meeting 2"]
+    new = two_way.dav.put_single("New meeting", soon(6), soon(6, 11))
+    proxy.drop = {new}
+    summary = two_way.engine.run(two_way.account_id, full=True)
+    assert summary.status == "ok", summary
+    assert proxy.dropped == [new], "the proxy did not cut the time-range answer"
+    assert "New meeting" in [a.subject for a in two_way.activities()]
+    assert any(link.event_id == new for link in links(two_way))
+    # every object is known now: a full listing reads nothing beyond its own listing (the
+    # sync-collection, the time-range query and one multiget of what the query named)
+    proxy.drop = set()
+    two_way.engine.run(two_way.account_id, full=True)
+    assert two_way.providers[-1].counter.by_method["REPORT"] == 3, two_way.providers[-1].counter.by_method
+
+
 # ---------------------------------------------------------------- 4. never write back less than you read
 
 

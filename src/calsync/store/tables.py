@@ -416,6 +416,19 @@ class SyncRememberedSettings(Base):
     saved_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
+class SyncKnownMember(Base):
+    """One object the calendar's membership listing named at the last complete listing (a digest
+    of calendar id and object id, so a long history costs 16 characters a row). An object absent
+    from a windowed answer is read before deciding only when it is new since then, which keeps a
+    full listing of a calendar with years of past events from reading all of them every time."""
+
+    __tablename__ = "sync_known_members"
+    __table_args__ = (UniqueConstraint("account_id", "digest", name="uq_sync_known_members_digest"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("sync_accounts.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(16))
+
+
 class SyncSeriesOriginal(Base):
     """The provider's own copy (for CalDAV, the iCalendar object) of a recurring series last seen
     in the calendar, so cancelling pending deletions can put the series back as one object

@@ -23,7 +23,7 @@ from calsync.crypto import SecretBox
 from calsync.store.tables import SyncAccount, SyncRun
 from calsync.sync import registry
 from calsync.sync import repository as repo
-from calsync.sync import series
+from calsync.sync import members, series
 from calsync.sync.accounts import STOPPED_FROM, credentials
 from calsync.sync.apply import Outbound, SettingsMoved, apply_inbound, hold_settings, unmapped_fields
 from calsync.sync.lease import Lease
@@ -58,8 +58,9 @@ class SyncEngine:
 
     def __init__(self, sessions: sessionmaker[Session], opener: Opener, *, base_url: str = "http://127.0.0.1:8000",
                  clock: Callable[[], dt.datetime] | None = None, commit: Callable[[Session], None] | None = None,
-                 horizon_days: int = HORIZON_DAYS) -> None:
+                 horizon_days: int = HORIZON_DAYS, new_member_reads: int = members.NEW_MEMBER_READS) -> None:
         self.sessions, self.opener, self.base_url = sessions, opener, base_url
+        self.new_member_reads = new_member_reads  # unlinked objects a complete listing reads per run
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self.commit = commit or (lambda session: session.commit())
         self.horizon_days = horizon_days
@@ -154,7 +155,7 @@ class SyncEngine:
         left: set[EventKey] = set()
         series: set[str] = set()
         skipped: dict[str, str] = {}
-        members: set[str] | None = None
+        membership: set[str] | None = None
         full = cursor is None
         page: str | None = None
         for _ in range(100_000):
@@ -165,12 +166,12 @@ class SyncEngine:
             series.update(changes.complete_series)
             skipped.update(changes.skipped)
             if changes.members is not None:
-                members = (members or set()) | set(changes.members)
+                membership = (membership or set()) | set(changes.members)
             for item, message in changes.notes:
                 summary.note("skip", item, message)
             full = full and changes.full
             if changes.next_page is None:
-                return Pulled(events, tombstones, full, series, window, skipped, members, left), changes.cursor
+                return Pulled(events, tombstones, full, series, window, skipped, membership, left), changes.cursor
             page = changes.next_page
             report(Progress("reading", len(events), changes.total))  # more pages to come: say how far
         raise ProviderError("the calendar kept returning more pages: giving up this run")
@@ -261,9 +262,18 @@ class SyncEngine:
                 raise LookupError("account removed")
             seen_settings = outbound.settings_version = account.settings_version
             pulled, cursor = self._pull(provider, account, full, now, summary, report)
+            calendar_id = account.calendar_id or ""
+            fresh, unread, seen_members = members.Newcomers(), set[str](), set[str]()
             if pulled.full and pulled.members is not None:
-                doubtful = unconfirmed([repo.link_state(link) for link in repo.link_rows(session, account)], pulled)
-                self._fetch(provider, account.calendar_id or "", doubtful, pulled)
+                rows = repo.link_rows(session, account)
+                doubtful = unconfirmed([repo.link_state(link) for link in rows], pulled)
+                seen_members = members.known(session, account.id)
+                fresh = members.newcomers(pulled, calendar_id, {link.event_id for link in rows}, seen_members,
+                                          self.new_member_reads)
+                unread = self._fetch(provider, calendar_id, doubtful, pulled, set(fresh.read))
+                if fresh.deferred:
+                    summary.note("notice", "calendar", f"{len(fresh.deferred)} calendar items new since the last complete "
+                                 "listing and absent from its time-range answer are read in the next runs")
             zone = repo.owner_of(session, account).timezone
             pulled.events = [read_floating(e, zone) if e.floating else e for e in pulled.events]
             crm = repo.crm_state(session, account, None, pulled, now)
@@ -300,7 +310,11 @@ class SyncEngine:
             series.forget_unlinked(session, account.id, {
                 (d.key.calendar_id, d.key.event_id) for d in plan.decisions
                 if d.kind in ("trash_activity", "drop_link") and d.key is not None and d.key.recurrence_id})
-            account.cursor = cursor if complete else None  # events left out come back with a full listing
+            if complete and pulled.full and pulled.members is not None:
+                members.remember(session, account.id, calendar_id, pulled.members - set(fresh.deferred) - unread,
+                                 seen_members)
+            # events left out (no import type, or new objects not read yet) come back with a full listing
+            account.cursor = cursor if complete and not fresh.deferred else None
             if pulled.full:
                 # The horizon is where the last complete listing reached: moving it on every
                 # incremental run would keep the one-day threshold from ever being reached.
@@ -317,12 +331,16 @@ class SyncEngine:
         return True
 
     @staticmethod
-    def _fetch(provider: CalendarProvider, calendar_id: str, ids: set[str], pulled: Pulled) -> None:
+    def _fetch(provider: CalendarProvider, calendar_id: str, linked: set[str], pulled: Pulled, new: set[str]) -> set[str]:
         """Reads the objects the listings disagree on (one bulk read where the provider has one,
         such as CalDAV multiget), so what is decided rests on agreeing evidence: what is read is
-        listed, what the provider says is gone is a tombstone, what it cannot read is skipped."""
+        listed, what the provider says is gone is a tombstone, what it cannot read is skipped.
+        `linked`: objects a link holds; `new`: unlinked objects new since the last complete
+        listing, of which only instances inside the window are taken (as the windowed answer
+        should have named them). Returns the new objects the provider answered nothing about."""
+        ids = linked | new
         if not ids:
-            return
+            return set()
         fetch = getattr(provider, "fetch_events", None)
         if fetch is not None:
             found: ChangeSet = fetch(calendar_id, sorted(ids), pulled.window)
@@ -340,15 +358,19 @@ class SyncEngine:
                 if not instances:
                     found.deleted.append(Removal(EventKey(calendar_id, item_id, "")))
         listed = {e.key for e in pulled.events}
-        pulled.events.extend(e for e in found.events if e.key not in listed)
+        answered = {e.event_id for e in found.events} | {r.event_id for r in found.deleted} | {i for i, _ in found.skipped}
+        pulled.events.extend(e for e in found.events if e.key not in listed
+                             and (e.event_id not in new or members.in_window(e, pulled.window)))
         pulled.tombstones.extend(r.key for r in found.deleted if r.reason == "deleted")
         pulled.left_window.update(r.key for r in found.deleted if r.reason == "left_window")
         pulled.complete_series.update(found.complete_series)
         pulled.skipped.update(found.skipped)
         # fetched and still unaccounted for (the server answered nothing about it): it is present
         # by the membership listing, so it is held like an unreadable object, never deleted
-        for item_id in ids - {e.event_id for e in pulled.events} - {k.event_id for k in pulled.tombstones} - set(pulled.skipped):
+        for item_id in (linked - {e.event_id for e in pulled.events} - {k.event_id for k in pulled.tombstones}
+                        - {k.event_id for k in pulled.left_window} - set(pulled.skipped)):
             pulled.skipped[item_id] = "the calendar named it in one listing but did not return it"
+        return new - answered
 
     def _finish(self, summary: RunSummary, status: str, message: str | None, now: dt.datetime) -> None:
         summary.status, summary.message = status, message
