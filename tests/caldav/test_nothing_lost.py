@@ -18,7 +18,7 @@ from calsync.store.db import session_scope
 from calsync.store.tables import ActivityAttendee, SyncLink, SyncRun, User
 from calsync.web.context import AppContext
 from tests.caldav.test_two_way import TwoWay, soon
-from tests.support.dropping_proxy import DroppingProxy, dropping_proxy
+from tests.support.dav_proxy import DroppingProxy, dropping_proxy
 from tests.support.harness import DavHarness, ics_time
 
 UTC = dt.timezone.utc

@@ -23,7 +23,7 @@ from calsync.sync.provider import Window
 from calsync.web.context import AppContext
 from tests.support.dav_fixtures import radicale, xandikos  # noqa: F401  (fixtures)
 from tests.support.harness import DavHarness, ics_time, make_harness
-from tests.support.refusing_proxy import RefusingProxy, refusing_proxy, zero_length
+from tests.support.dav_proxy import RefusingProxy, refusing_proxy, zero_length
 from tests.sync.harness import Harness, soon
 
 A = "alice@example.com"
