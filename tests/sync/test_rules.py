@@ -264,6 +264,20 @@ def test_an_emptied_calendar_is_suspicious(h: Harness) -> None:
     assert summary.status == "needs_confirmation" and "no events" in (summary.message or "")
 
 
+def test_an_emptied_calendar_asks_only_when_two_items_would_be_deleted(h: Harness) -> None:
+    h.connect(A)
+    one = h.create(A, "One")
+    h.create(A, "Two")
+    h.sync(A)
+    h.delete(A, one)  # deleted in the CRM as well: that pair just goes, no deletion is left to ask about
+    for event in h.events(A):
+        h.server.user_delete(A, "primary", event.event_id)
+    h.server.expire_cursors(A)
+    summary = h.sync(A)
+    assert summary.status == "ok", summary
+    assert sorted(a.subject for a in h.activities(A, deleted=True)) == ["One", "Two"]
+
+
 def test_expired_grant_sets_auth_error_and_stops_retries_until_reconnect(h: Harness) -> None:
     h.connect(A)
     h.server.revoke(A)

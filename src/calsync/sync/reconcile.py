@@ -408,20 +408,21 @@ def decide(
         if (item.origin == "crm" and not s.pushes(item.type_key)) or item.fields.ends_before(now):
             continue
         plan.add("push_create", activity_id=item.id)
-    _guard(plan, pulled, len(live) if live_count is None else live_count, gone, policy)
+    _guard(plan, pulled, len(live) if live_count is None else live_count, policy)
     return plan
 
 
-def _guard(plan: Plan, pulled: Pulled, live: int, gone: set[EventKey], policy: DeletionPolicy) -> None:
+def _guard(plan: Plan, pulled: Pulled, live: int, policy: DeletionPolicy) -> None:
     deletions = plan.deletions
     if not deletions or policy == "confirmed":
         return
     limit = max(MASS_DELETE_MIN, int(live * MASS_DELETE_SHARE))
-    emptied = pulled.full and not pulled.events and len(gone) >= 2
+    # only pairs that would really be deleted count: a pair deleted on both sides just goes
+    emptied = pulled.full and not pulled.events and len(deletions) >= 2
     if len(deletions) > limit:
         plan.guard = f"this sync would delete {len(deletions)} of {live} synced items (more than {limit}): confirm or cancel"
     elif emptied:
-        plan.guard = f"the calendar suddenly lists no events while {len(gone)} synced items were in it: confirm the deletions or cancel"
+        plan.guard = f"the calendar suddenly lists no events while {len(deletions)} synced items were in it: confirm the deletions or cancel"
     if policy == "ask":
         return
     # cancelled (whether or not this run meets the guard again: the emptied-calendar guard is
