@@ -47,6 +47,9 @@ from calsync.sync.provider import (
 
 UTC = dt.timezone.utc
 ID_PREFIX = "calsync-"
+# what an update replaces (the fields the engine writes, mapping.to_event); the rest is kept
+MAPPED = ("summary", "description", "location", "all_day", "start", "end", "timezone", "start_date", "end_date",
+          "busy", "privacy", "attendees", "conference_url", "activity_uuid", "floating")
 
 
 def event_id_for(activity_uuid: str) -> str:
@@ -428,7 +431,10 @@ class MemoryProvider:
                 window = Window(dt.datetime.min.replace(tzinfo=UTC), dt.datetime.max.replace(tzinfo=UTC))
                 result = next(e for e in item.series.instances(window) if e.recurrence_id == event.recurrence_id)
             else:
-                item = self.server._store(self.account, copy.deepcopy(event))
+                # what the engine does not map (status, uid, ...) stays as the calendar holds it
+                kept = item.single if item.single is not None else None
+                stored = replace(kept, **{name: getattr(event, name) for name in MAPPED}) if kept is not None else event
+                item = self.server._store(self.account, copy.deepcopy(stored))
                 result = item.single  # type: ignore[assignment]
             result = copy.deepcopy(result)
         self.server._after("update_event")

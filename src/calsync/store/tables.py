@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -342,6 +343,10 @@ class SyncLink(Base):
     provider_updated: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     event_end: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)  # where the event ended when last synced
     event_private: Mapped[bool] = mapped_column(Boolean, default=False)  # provider privacy flag last seen
+    # the calendar holds more of some field than the CRM keeps (a cut description, title, location or
+    # attendee list): an update reads the event first so it never writes back the cut copy. Links
+    # made before the flag existed count as cut until their next write (server default true).
+    event_cut: Mapped[bool] = mapped_column(Boolean, default=False, server_default=true())
     status: Mapped[str] = mapped_column(String(12), default="linked")  # linked / deleting / detached / error
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

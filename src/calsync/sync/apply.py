@@ -20,7 +20,7 @@ from calsync.sync import repository as repo
 from calsync.sync import series as series_store
 from calsync.sync.accounts import import_type_state
 from calsync.sync.mapping import (
-    crm_side_hash, crm_values, details_part, fields_of, keep_unmapped, mapped, to_crm, to_event, with_details_part,
+    crm_side_hash, crm_values, cut_notes, details_part, fields_of, keep_unmapped, mapped, to_crm, to_event, with_details_part,
 )
 from calsync.sync.model import Event, EventKey
 from calsync.sync.provider import (
@@ -34,7 +34,7 @@ from calsync.sync.provider import (
     RateLimited,
     Write,
 )
-from calsync.sync.reconcile import INBOUND, CrmState, Decision, Plan, event_hash, mode_for
+from calsync.sync.reconcile import INBOUND, CrmState, Decision, Plan, event_hash, mode_for, reads_first
 from calsync.sync.summary import RunSummary
 
 Commit = Callable[[Session], None]
@@ -65,6 +65,7 @@ def commit_if_settings_unchanged(session: Session, commit: Commit, account_id: i
 
 
 def _set_event_side(link: SyncLink, event: Event, private_events: str, unmapped: frozenset[str] = frozenset()) -> None:
+    link.event_cut = bool(cut_notes(event))  # the calendar holds more than the CRM keeps: read before updating
     link.etag = event.etag
     link.event_hash = event_hash(event, mode_for(private_events, link.origin), unmapped)  # type: ignore[arg-type]
     link.provider_updated = event.updated
@@ -343,15 +344,19 @@ class Outbound:
         self.summary.pushed += 1
 
     def _prefetch(self, updates: list[Decision]) -> None:
-        """Providers that can read many events in one request (CalDAV multiget) get the events
-        about to be updated up front, so N updates cost one read and N writes, not 2N requests.
-        Optional: a provider without `prefetch`, or a failed prefetch, falls back to per-event reads."""
+        """Providers that can read many events in one request (CalDAV multiget, Google batch)
+        get the events to be read up front, so N updates cost one read and N writes, not 2N
+        requests: those the engine reads first (`Decision.read_first`), and every update when the
+        provider rewrites whole objects (`rewrites_whole_objects`, CalDAV: it patches the object it
+        holds). Optional: a provider without `prefetch`, or a failed prefetch, falls back to
+        per-event reads."""
         prefetch = getattr(self.provider, "prefetch", None)
         if prefetch is None or not updates:
             return
+        whole = bool(getattr(self.provider, "rewrites_whole_objects", False))
         by_calendar: dict[str, list[str]] = {}
         for d in updates:
-            if d.key is not None:
+            if d.key is not None and (whole or d.read_first):
                 by_calendar.setdefault(d.key.calendar_id, []).append(d.key.event_id)
         for calendar_id, event_ids in by_calendar.items():
             try:
@@ -371,9 +376,14 @@ class Outbound:
             event_id=link.event_id if link else "", details=details, keep_private=keep_private, base=current,
         )
 
-    def _current(self, link: SyncLink) -> Event:
-        """The event as the calendar holds it now (CalDAV serves it from the prefetch), so an
-        update never writes back less than the calendar holds (mapping.uncut)."""
+    def _current(self, link: SyncLink | None) -> Event | None:
+        """The event as the calendar holds it now (CalDAV serves it from the prefetch), read only
+        when the link says the calendar holds more of some field than the CRM keeps, so that an
+        update never writes back less than the calendar holds (mapping.uncut), or when the link is
+        an occurrence (its instance's own identity). Any other update is written without a read:
+        the provider keeps what it holds that we do not map."""
+        if link is None or not reads_first(link.event_cut, link.recurrence_id or ""):
+            return None
         instances = self.provider.get_event(link.calendar_id, link.event_id)
         for event in instances:
             if event.recurrence_id == (link.recurrence_id or ""):
@@ -396,7 +406,7 @@ class Outbound:
                 return
             send = account.send_invitations
             try:
-                current = self._current(link) if link is not None else None
+                current = self._current(link)
                 event = self._event_for(session, account, activity, link, current)
                 if link is None:
                     written = self._create(session, account, event, send)
@@ -455,7 +465,7 @@ class Outbound:
                     if d.kind == "push_update" and (link is None or link.status not in ("linked", "error")):
                         continue
                     try:
-                        current = self._current(link) if link is not None else None
+                        current = self._current(link)
                         event = self._event_for(session, account, activity, link, current)
                     except EventNotFound:
                         self.summary.note("skip", f"activity {activity.id}", "its event vanished meanwhile: reconciled on the next run")

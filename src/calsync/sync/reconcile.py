@@ -57,6 +57,7 @@ class LinkState:
     status: str = "linked"
     event_end: dt.datetime | None = None
     event_private: bool = False
+    event_cut: bool = False  # the calendar holds more of some field than the CRM keeps
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class Decision:
     etag: str | None = None
     reason: str = ""
     counts_as_deletion: bool = False
+    read_first: bool = False  # push_update: read the event before writing it (see reads_first)
 
 
 @dataclass
@@ -159,6 +161,18 @@ def _only_block_changed(link: LinkState, item: CrmItem, unmapped: frozenset[str]
     the edit is taken in, and the block is written at the next run."""
     part = details_part(link.crm_hash)
     return part is not None and item.details is not None and with_details_part(mapped(item.fields, unmapped), part) == link.crm_hash
+
+
+def reads_first(event_cut: bool, recurrence_id: str) -> bool:
+    """Whether an update must read the event as the calendar holds it first: when the calendar
+    holds more of some field than the CRM keeps (its whole value is written back unless the user
+    changed it, mapping.uncut), or for an occurrence (written through its instance's identity)."""
+    return event_cut or bool(recurrence_id)
+
+
+def _update(plan: Plan, link: LinkState, item: CrmItem, etag: str | None) -> None:
+    plan.add("push_update", key=link.key, activity_id=item.id, etag=etag,
+             read_first=reads_first(link.event_cut, link.key.recurrence_id))
 
 
 def _is_newer(event: Event, item: CrmItem) -> bool:
@@ -229,13 +243,13 @@ def _pair(plan: Plan, s: AccountSettings, link: LinkState, item: CrmItem | None,
         else:
             plan.note(kind, activity_label(item), f"{why}: the CRM's change is newer and wins")
             plan.add("record", key=link.key, activity_id=item.id, event=event, reason="keep_crm_hash")
-            plan.add("push_update", key=link.key, activity_id=item.id, etag=event.etag)
+            _update(plan, link, item, event.etag)
     elif ev_changed:
         plan.add("update_activity", key=link.key, activity_id=item.id, event=event)
     elif crm_changed:
         if event is not None and event.etag != link.etag:
             plan.add("record", key=link.key, activity_id=item.id, event=event, reason="keep_crm_hash")
-        plan.add("push_update", key=link.key, activity_id=item.id, etag=event.etag if event else link.etag)
+        _update(plan, link, item, event.etag if event else link.etag)
     elif event is not None and event.etag != link.etag:
         plan.add("record", key=link.key, activity_id=item.id, event=event, reason="keep_crm_hash" if item.read_only else "")
     elif item.version != link.synced_version:
@@ -262,7 +276,7 @@ def _first_sight(plan: Plan, s: AccountSettings, event: Event, crm: CrmState, ta
             return
         taken.add(mine.id)
         plan.add("adopt", key=event.key, activity_id=mine.id, event=event, reason=mine.origin)
-        _pair(plan, s, _fresh_link(event.key, mine), mine, event, False, fresh=True)
+        _pair(plan, s, _fresh_link(event, mine), mine, event, False, fresh=True)
         return
     if event.key in crm.origins:
         known = crm.origins[event.key]
@@ -273,7 +287,7 @@ def _first_sight(plan: Plan, s: AccountSettings, event: Event, crm: CrmState, ta
             return
         taken.add(known.id)
         plan.add("adopt", key=event.key, activity_id=known.id, event=event, reason="calendar")
-        _pair(plan, s, _fresh_link(event.key, known), known, event, False, fresh=True)
+        _pair(plan, s, _fresh_link(event, known), known, event, False, fresh=True)
         return
     if s.sync_type == "one_way":
         plan.note("skip", event_label(event), "one-way sync: events made in the calendar are not imported")
@@ -287,9 +301,10 @@ def _first_sight(plan: Plan, s: AccountSettings, event: Event, crm: CrmState, ta
     plan.add("import", key=event.key, event=event)
 
 
-def _fresh_link(key: EventKey, item: CrmItem) -> LinkState:
+def _fresh_link(event: Event, item: CrmItem) -> LinkState:
     """An adopted pair starts with no history, so both sides count as changed."""
-    return LinkState(id=0, activity_id=item.id, key=key, origin=item.origin, etag=None, crm_hash=None, event_hash=None, synced_version=0)
+    return LinkState(id=0, activity_id=item.id, key=event.key, origin=item.origin, etag=None, crm_hash=None, event_hash=None,
+                     synced_version=0, event_cut=bool(cut_notes(event)))
 
 
 # ---------------------------------------------------------------------- the whole account

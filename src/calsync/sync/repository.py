@@ -110,6 +110,7 @@ def link_state(link: SyncLink) -> LinkState:
         status=link.status,
         event_end=link.event_end,
         event_private=link.event_private,
+        event_cut=link.event_cut,
     )
 
 

@@ -39,6 +39,9 @@ class CalDavProvider:
     """CalendarProvider for any CalDAV server (Radicale, Xandikos, iCloud, Fastmail, Nextcloud...)."""
 
     name = "caldav"
+    # a PUT replaces the whole object, so update_event patches the object the server holds: the
+    # engine's prefetch covers every update, not only those it reads first
+    rewrites_whole_objects = True
 
     def __init__(
         self,
