@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 
 import typer
@@ -319,13 +320,18 @@ def sync(
     if not targets:
         console.print("no calendar connections to sync")
         return
-    engine = SyncEngine(factory, opener_with_store(box, factory), base_url=get_settings().resolved_base_url())
+    engine = SyncEngine(factory, opener_with_store(box, factory), base_url=get_settings().resolved_base_url(),
+                        run_budget=dt.timedelta(seconds=get_settings().sync_run_budget_seconds))
     failed = False
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
         for account_id, name in targets:
             task = bar.add_task(f"syncing {name}", total=None)
             summary = engine.run(account_id, trigger="cli", full=full, wait=CLI_WAIT_SECONDS if wait else 0.0,
                                  progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
+            while summary.status == "partial":  # out of its time budget: the next run goes on
+                console.print(f"{name}: {summary.line()}", highlight=False, soft_wrap=True)
+                summary = engine.run(account_id, trigger="cli", wait=CLI_WAIT_SECONDS if wait else 0.0,
+                                     progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
             bar.remove_task(task)
             console.print(f"{name}: {summary.line()}", highlight=False, soft_wrap=True)
             failed = failed or summary.status not in ("ok",)

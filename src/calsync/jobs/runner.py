@@ -6,6 +6,8 @@ a reconnect. Anything else that schedules syncs (Celery later, webhooks) impleme
 
 from __future__ import annotations
 
+import datetime as dt
+
 import heapq
 import logging
 import threading
@@ -40,7 +42,8 @@ def engine_for(context: AppContext) -> SyncEngine:
     engine = context.extras.get("sync_engine")
     if engine is None:
         engine = SyncEngine(context.sessions, opener_with_store(context.box, context.sessions),
-                            base_url=context.settings.resolved_base_url())
+                            base_url=context.settings.resolved_base_url(),
+                            run_budget=dt.timedelta(seconds=context.settings.sync_run_budget_seconds))
         context.extras["sync_engine"] = engine
     return engine
 
@@ -168,6 +171,9 @@ class EmbeddedRunner:
             self.request_sync(account_id, reason, delay=1.0)
         elif summary.status == "restart":  # the settings moved during the run: run with the new ones
             self.request_sync(account_id, "settings")
+        elif summary.status == "partial":  # out of its time budget: goes on behind the accounts already due
+            self._failures.pop(account_id, None)
+            self.request_sync(account_id, "continue")
         elif summary.status in ("provider_error", "retry"):
             failures = self._failures.get(account_id, 0) + 1
             self._failures[account_id] = failures

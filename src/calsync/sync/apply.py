@@ -19,6 +19,7 @@ from calsync.store.tables import Activity, SyncAccount, SyncLink, SyncOrigin, Sy
 from calsync.sync import repository as repo
 from calsync.sync import series as series_store
 from calsync.sync.accounts import import_type_state
+from calsync.sync.budget import Budget
 from calsync.sync.mapping import (
     crm_side_hash, crm_values, cut_notes, details_part, fields_of, keep_unmapped, mapped, to_crm, to_event, with_details_part,
 )
@@ -108,18 +109,25 @@ def _link(session: Session, account: SyncAccount, key: EventKey, origin: str, ac
 
 
 def apply_inbound(session: Session, account: SyncAccount, plan: Plan, crm: CrmState, summary: RunSummary, now: dt.datetime,
-                  unmapped: frozenset[str] = frozenset()) -> bool:
+                  unmapped: frozenset[str] = frozenset(), budget: Budget | None = None) -> bool:
     """Every CRM-side decision, in the caller's transaction (committed with the cursor). False
     when new events had to be left out for want of an active activity type: the caller then
-    keeps no cursor, so the next run lists them again (skipped is not missing)."""
+    keeps no cursor, so the next run lists them again (skipped is not missing). Once `budget` is
+    spent no new item is taken (the first batch always is, so every run gets further) and the
+    budget says where it stopped: the caller then keeps the cursor where it was."""
     owner = repo.owner_of(session, account)
     mode = account.private_events
     imports = [d for d in plan.decisions if d.kind == "import"]
     type_key = _import_type(session, account, summary) if imports else account.import_type_key
-    _imports(session, account, owner, imports, summary, mode, type_key or account.import_type_key, unmapped)
-    for d in plan.decisions:
-        if d.kind not in INBOUND or d.kind == "import":
-            continue
+    done = _imports(session, account, owner, imports, summary, mode, type_key or account.import_type_key, unmapped, budget)
+    others = [d for d in plan.decisions if d.kind in INBOUND and d.kind != "import"]
+    if budget is not None and done < len(imports):
+        budget.stop(f"{done:,} of {len(imports):,} new calendar events were taken in")
+        others = []  # (the budget is spent: no new item is taken)
+    for n, d in enumerate(others):
+        if budget is not None and (done or n) and budget.spent():
+            budget.stop(f"{n:,} of {len(others):,} other calendar changes were taken in")
+            break
         # No SAVEPOINT here: with the plain SQLite driver a savepoint opened before any write
         # commits on release. The CRM services validate before they change anything, so a
         # refused item leaves nothing half-written.
@@ -158,11 +166,14 @@ def _import_type(session: Session, account: SyncAccount, summary: RunSummary) ->
 
 
 def _imports(session: Session, account: SyncAccount, owner: Any, decisions: list[Decision], summary: RunSummary, mode: str,
-             type_key: str, unmapped: frozenset[str] = frozenset()) -> None:
+             type_key: str, unmapped: frozenset[str] = frozenset(), budget: Budget | None = None) -> int:
     """New calendar events become activities in batches: one type lookup, one attendee lookup
     and one flush per batch instead of several queries per event. An import's key has no link
-    and no remembered origin (decide() checked both), so links and origins are inserted as is."""
+    and no remembered origin (decide() checked both), so links and origins are inserted as is.
+    Returns how many decisions were worked through (all, unless `budget` ran out after a batch)."""
     for start in range(0, len(decisions), IMPORT_BATCH):
+        if start and budget is not None and budget.spent():
+            return start
         batch: list[tuple[Decision, ActivityCreate]] = []
         for d in decisions[start:start + IMPORT_BATCH]:
             assert d.event is not None and d.key is not None
@@ -194,6 +205,7 @@ def _imports(session: Session, account: SyncAccount, owner: Any, decisions: list
                                    recurrence_id=d.key.recurrence_id, activity_id=result.id))
             summary.pulled += 1
         session.flush()
+    return len(decisions)
 
 
 def unexpected(exc: Exception) -> str:
@@ -296,12 +308,22 @@ class Outbound:
         self.renew: Callable[[], None] | None = None  # keeps the run's lease while writes go on
         self.settings_version: int | None = None  # the settings the run decided with (None: unchecked)
         self.unmapped: frozenset[str] = unmapped_fields(provider)
+        self.budget: Budget | None = None  # the run's time budget: no new write once it is spent
 
     def _commit(self, session: Session) -> None:
         commit_if_settings_unchanged(session, self.commit, self.account_id, self.settings_version)
 
+    def _out_of_time(self, done: int, total: int, what: str) -> bool:
+        """True (and the budget says where the run stopped) once the run's time is spent."""
+        if self.budget is None or not self.budget.spent():
+            return False
+        self.budget.stop(f"{done:,} of {total:,} {what} were made")
+        return True
+
     def run(self, plan: Plan) -> None:
         writes = [d for d in plan.decisions if d.kind in ("push_create", "push_update")]
+        if writes and self._out_of_time(0, len(writes), "calendar writes"):
+            writes = []
         self._prefetch([d for d in writes if d.kind == "push_update"])
         write_many = getattr(self.provider, "write_many", None)  # optional, like prefetch
         if write_many is not None and len(writes) > 1:
@@ -313,9 +335,14 @@ class Outbound:
                     self.renew()
                 if self.progress is not None:
                     self.progress(done, len(writes))
-        for d in plan.decisions:
-            if d.kind == "restore_series" and d.key is not None:
-                self._restore_series(d.key)
+                if done < len(writes) and self._out_of_time(done, len(writes), "calendar writes"):
+                    break
+        restores = [d for d in plan.decisions if d.kind == "restore_series" and d.key is not None]
+        for done, d in enumerate(restores):
+            if self._out_of_time(done, len(restores), "series restores"):
+                break
+            assert d.key is not None
+            self._restore_series(d.key)
         self.deletions()
 
     def _restore_series(self, key: EventKey) -> None:
@@ -443,6 +470,8 @@ class Outbound:
         single path, which adopts it."""
         done = 0
         for start in range(0, len(decisions), WRITE_CHUNK):
+            if start and self._out_of_time(start, len(decisions), "calendar writes"):
+                return
             chunk = decisions[start:start + WRITE_CHUNK]
             single: list[Decision] = []
             session = self.sessions()
@@ -567,7 +596,10 @@ class Outbound:
         """Works off the outbox: each row is a committed decision to delete an event."""
         session = self.sessions()
         try:
-            for row in repo.due_outbox(session, self.account_id, self.now):
+            due = repo.due_outbox(session, self.account_id, self.now)
+            for done, row in enumerate(due):
+                if self._out_of_time(done, len(due), "queued calendar deletions"):
+                    break
                 if not self._delete(session, row):
                     break
                 if self.renew is not None:

@@ -26,6 +26,7 @@ from calsync.sync import repository as repo
 from calsync.sync import members, series
 from calsync.sync.accounts import STOPPED_FROM, credentials
 from calsync.sync.apply import Outbound, SettingsMoved, apply_inbound, hold_settings, unmapped_fields
+from calsync.sync.budget import PARTIAL, RUN_BUDGET, Budget
 from calsync.sync.lease import Lease
 from calsync.sync.mapping import read_floating
 from calsync.sync.model import ChangeSet, Event, EventKey, Removal
@@ -58,8 +59,10 @@ class SyncEngine:
 
     def __init__(self, sessions: sessionmaker[Session], opener: Opener, *, base_url: str = "http://127.0.0.1:8000",
                  clock: Callable[[], dt.datetime] | None = None, commit: Callable[[Session], None] | None = None,
-                 horizon_days: int = HORIZON_DAYS, new_member_reads: int = members.NEW_MEMBER_READS) -> None:
+                 horizon_days: int = HORIZON_DAYS, new_member_reads: int = members.NEW_MEMBER_READS,
+                 run_budget: dt.timedelta | None = RUN_BUDGET) -> None:
         self.sessions, self.opener, self.base_url = sessions, opener, base_url
+        self.run_budget = run_budget  # after this long a run takes no new items (None: no bound)
         self.new_member_reads = new_member_reads  # unlinked objects a complete listing reads per run
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self.commit = commit or (lambda session: session.commit())
@@ -205,6 +208,7 @@ class SyncEngine:
 
             outbound.progress = writing
             outbound.renew = lease.renew if lease is not None else None
+            budget = outbound.budget = Budget.starting(self.clock, self.run_budget)
             outbound.deletions()
             if lease is not None:
                 lease.renew()
@@ -213,6 +217,9 @@ class SyncEngine:
             failed = [e for e in summary.entries if e["kind"] == "error"]
             if failed:
                 self._finish(summary, "provider_error", failed[-1]["message"], now)
+            elif budget.cut:
+                summary.note("notice", "sync", budget.message())
+                self._finish(summary, PARTIAL, budget.message(), now)
             else:
                 self._finish(summary, "ok", None, now)
         except AuthError as exc:
@@ -305,23 +312,27 @@ class SyncEngine:
             # a settings change (another calendar, ...) committed meanwhile voids this run's work;
             # from here on the account row is held, so none can commit before this run does
             hold_settings(session, account_id, seen_settings)
-            complete = apply_inbound(session, account, plan, crm, summary, now, settings.unmapped)
-            series.remember(session, account.id, pulled.events)
-            series.forget_unlinked(session, account.id, {
-                (d.key.calendar_id, d.key.event_id) for d in plan.decisions
-                if d.kind in ("trash_activity", "drop_link") and d.key is not None and d.key.recurrence_id})
-            if complete and pulled.full and pulled.members is not None:
-                members.remember(session, account.id, calendar_id, pulled.members - set(fresh.deferred) - unread,
-                                 seen_members)
-            # events left out (no import type, or new objects not read yet) come back with a full listing
-            account.cursor = cursor if complete and not fresh.deferred else None
-            if pulled.full:
-                # The horizon is where the last complete listing reached: moving it on every
-                # incremental run would keep the one-day threshold from ever being reached.
-                account.horizon_until = pulled.window.end
-            account.pending_deletions = None
-            if everything:
-                account.evaluated_settings_version = account.settings_version
+            complete = apply_inbound(session, account, plan, crm, summary, now, settings.unmapped, outbound.budget)
+            # Out of time before every change was taken in: the cursor, the horizon, the known
+            # objects, an answered deletion question and the settings seen stay as they were, so
+            # the next run lists these changes again (those taken in meet their links: no-ops).
+            if not outbound.budget or not outbound.budget.cut:
+                series.remember(session, account.id, pulled.events)
+                series.forget_unlinked(session, account.id, {
+                    (d.key.calendar_id, d.key.event_id) for d in plan.decisions
+                    if d.kind in ("trash_activity", "drop_link") and d.key is not None and d.key.recurrence_id})
+                if complete and pulled.full and pulled.members is not None:
+                    members.remember(session, account.id, calendar_id, pulled.members - set(fresh.deferred) - unread,
+                                     seen_members)
+                # events left out (no import type, or new objects not read yet) come back with a full listing
+                account.cursor = cursor if complete and not fresh.deferred else None
+                if pulled.full:
+                    # The horizon is where the last complete listing reached: moving it on every
+                    # incremental run would keep the one-day threshold from ever being reached.
+                    account.horizon_until = pulled.window.end
+                account.pending_deletions = None
+                if everything:
+                    account.evaluated_settings_version = account.settings_version
             self.commit(session)
         finally:
             session.close()
@@ -374,7 +385,7 @@ class SyncEngine:
 
     def _finish(self, summary: RunSummary, status: str, message: str | None, now: dt.datetime) -> None:
         summary.status, summary.message = status, message
-        quiet = status in ("ok", "needs_confirmation", "restart")
+        quiet = status in ("ok", "needs_confirmation", "restart", PARTIAL)
         if not quiet and not any(e["kind"] == "error" for e in summary.entries):
             summary.note("error", "sync", message or status)
         session = self.sessions()
@@ -388,13 +399,13 @@ class SyncEngine:
             repo.lock_account(session, account)
             run = session.get(SyncRun, summary.run_id) if summary.run_id else None
             if account is not None:
-                states = {"ok": "active", "retry": "active", "restart": "active"}
+                states = {"ok": "active", "retry": "active", "restart": "active", PARTIAL: "active"}
                 account.state = states.get(status, status)
                 if not account.enabled and account.state in STOPPED_FROM:
                     account.state = "paused"
-                if status == "ok":
+                if status in ("ok", PARTIAL):
                     account.last_success_at = now
-                elif status != "restart":
+                elif status not in ("restart", PARTIAL):
                     account.last_error, account.last_error_at = message, now
             if run is not None:
                 run.finished_at, run.status, run.error = self.clock(), status, message

@@ -9,7 +9,7 @@ from typing import Any
 @dataclass
 class RunSummary:
     account_id: int
-    status: str = "running"  # ok / needs_confirmation / auth_error / provider_error / paused / busy / retry / restart (settings moved)
+    status: str = "running"  # ok / partial (out of its time budget, goes on next run) / needs_confirmation / auth_error / provider_error / paused / busy / retry / restart (settings moved)
     pulled: int = 0
     pushed: int = 0
     deleted: int = 0
