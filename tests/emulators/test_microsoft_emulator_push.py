@@ -222,6 +222,7 @@ def test_lifecycle_notifications_pause_resume_and_remove_subscriptions(
 def test_failed_notifications_are_retried_for_up_to_four_hours(
         emu: MicrosoftEmulator, api: httpx.Client, receiver: tuple[Receiver, str]) -> None:
     rec, base = receiver
+    emu.post("/notifications", {"retry_seconds": 3600})   # no automatic retry while the test looks
     subscribe(api, base)
     rec.notify_status = 500
     create(api, subject="first")

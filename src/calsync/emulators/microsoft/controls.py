@@ -160,7 +160,12 @@ def routes(emu: "Emulator") -> list[Route]:
         f.drop_next = non_negative_int(data, "drop_next", f.drop_next) or 0
         if "hold" in data:
             f.hold = bool(data["hold"])
-        return {"drop_next": f.drop_next, "hold": f.hold}
+        if "retry_seconds" in data:
+            seconds = data["retry_seconds"]
+            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+                raise ControlError("retry_seconds must be a non-negative number")
+            emu.hub.retry_seconds = float(seconds)
+        return {"drop_next": f.drop_next, "hold": f.hold, "retry_seconds": emu.hub.retry_seconds}
 
     def release(request: Request, data: dict[str, Any]) -> Any:
         return {"released": emu.hub.release()}
