@@ -177,6 +177,9 @@ def test_subscription_expiry_is_raised_to_45_minutes_bounded_renewed_and_deleted
     too_long = subscribe(api, base, expirationDateTime=in_minutes(10_082))
     assert too_long.status_code == 400
     assert too_long.json()["error"]["message"] == "Subscription expiration can only be 10080 minutes in the future."
+    emu.post("/subscriptions", {"max_minutes": 4230})    # the limit older Graph answers quote
+    older = subscribe(api, base, expirationDateTime=in_minutes(4300))
+    assert older.json()["error"]["message"] == "Subscription expiration can only be 4230 minutes in the future."
     renewed = api.patch(f"/subscriptions/{short['id']}", json={"expirationDateTime": in_minutes(4200)})
     assert renewed.status_code == 200 and renewed.json()["expirationDateTime"] > short["expirationDateTime"]
     assert api.patch(f"/subscriptions/{short['id']}", json={"clientState": "new"}).status_code == 400

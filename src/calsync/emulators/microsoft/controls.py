@@ -191,6 +191,12 @@ def routes(emu: "Emulator") -> list[Route]:
         return {"ok": True}
 
     def subscriptions(request: Request, data: dict[str, Any]) -> Any:
+        if request.method == "POST":
+            minutes = non_negative_int(data, "max_minutes", emu.config.subscription_max_minutes) or 0
+            if minutes < emu.config.subscription_min_minutes:
+                raise ControlError(f"max_minutes must be at least {emu.config.subscription_min_minutes}")
+            emu.config.subscription_max_minutes = minutes
+            return {"max_minutes": minutes}
         return {"subscriptions": [{**emu.hub.render(s), "user": s.user, "paused": s.paused}
                                   for s in emu.hub.subs.values()]}
 
@@ -216,6 +222,6 @@ def routes(emu: "Emulator") -> list[Route]:
         Route("/notifications/retry", control(retry), methods=["POST"]),
         Route("/notifications/settle", settle, methods=["POST"]),
         Route("/lifecycle", control(lifecycle), methods=["POST"]),
-        Route("/subscriptions", control(subscriptions), methods=["GET"]),
+        Route("/subscriptions", control(subscriptions), methods=["GET", "POST"]),
         Route("/mail", control(mail), methods=["GET"]),
     ]
