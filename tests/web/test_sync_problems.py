@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from calsync.providers.memory import DEFAULT_FACTORY, MemoryCalendarServer, MemoryProviderFactory
 from calsync.sync import registry
-from tests.web.conftest import shoot, sign_in
+from tests.web.conftest import PASSWORD, shoot, sign_in
 from tests.web.helpers import add_item
 
 pytestmark = pytest.mark.browser
@@ -156,5 +156,44 @@ def test_every_page_shows_the_owners_sync_problem_with_the_fix_and_badges_stop_s
         expect(page.locator(f"#activity-{his} [data-sync-status]")).to_have_attribute("data-sync-status", "synced")
         expect(page.locator(f"#activity-{hers} [data-sync-status]")).to_have_attribute("data-sync-status", "synced")
         expect(page.locator("#sync-problems")).to_have_count(0)
+    finally:
+        ctx.close()
+
+
+def test_a_japanese_user_reads_the_banner_the_badges_and_the_trash_in_japanese(
+        browser: Browser, live_url: str, people, server: MemoryCalendarServer) -> None:  # type: ignore[no-untyped-def]
+    people.add("hana@example.com", timezone="Asia/Tokyo")
+    token = people.tokens["hana@example.com"]
+    server.add_calendar("hana-cal", "primary", "Hana", primary=True)
+    start = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+    body = {"type": "call", "start": start.isoformat(), "end": (start + dt.timedelta(hours=1)).isoformat()}
+    kept = call(live_url, token, "POST", "/api/v1/activities", json={**body, "subject": "商談"})["id"]
+    gone = call(live_url, token, "POST", "/api/v1/activities", json={**body, "subject": "昼食"})["id"]
+    connect_and_sync(live_url, token, "hana-cal")
+    call(live_url, token, "DELETE", f"/api/v1/activities/{gone}")
+    server.revoke("hana-cal")
+    assert call(live_url, token, "POST", f"{SYNC}/sync", params={"wait": "true"})["status"] == "auth_error"
+
+    ctx = browser.new_context(timezone_id="Asia/Tokyo", locale="ja-JP", **SIZES["desktop"])  # type: ignore[arg-type]
+    ctx.set_default_timeout(15_000)
+    try:
+        page = ctx.new_page()
+        page.goto(live_url + "/login")
+        page.locator('input[name="email"]').fill("hana@example.com")
+        page.locator('input[name="password"]').fill(PASSWORD)
+        page.locator('button[type="submit"]').click()
+        page.wait_for_url(live_url + "/calendar*")
+        page.goto(live_url + "/activities")
+        banner = page.locator('#sync-problems [data-problem="auth_error"]')
+        expect(banner).to_contain_text("カレンダー同期が停止しています")
+        expect(banner.get_by_role("link", name="アカウントを接続し直す")).to_have_attribute("href", "/settings/calendar-sync#status-panel")
+        expect(page.locator(f"#activity-{kept} [data-sync-status]")).to_contain_text("同期の問題")
+        shoot(page, "sync-problem-list-ja", docs=True)
+        page.goto(live_url + "/settings/calendar-sync")
+        expect(page.get_by_role("button", name="すべてを同期し直す")).to_be_visible()
+        expect(page.locator(f'#trash tr[data-activity-id="{gone}"] .trash-reason')).to_have_text("あなたが削除")
+        page.get_by_role("checkbox", name="昼食 を選択").check()
+        page.get_by_role("button", name="選択したものを復元").click()
+        expect(page.locator("#trash")).to_contain_text("1 件のアクティビティを復元しました。")
     finally:
         ctx.close()

@@ -24,7 +24,7 @@ from calsync.web.api.calendar_sync import builtin_available
 from calsync.web.api.params import ItemId
 from calsync.web.context import AppContext
 from calsync.web.deps import get_context, get_session
-from calsync.web.i18n import N_, _, gettext, ngettext
+from calsync.web.i18n import N_, _l, _ln
 from calsync.web.pages.rendering import page_user, render
 from calsync.web.pages.run_chart import Chart, last_day_chart
 from calsync.web.pages.views import lookups
@@ -149,7 +149,7 @@ def restore(request: Request, activity_id: ItemId, user: User = Depends(page_use
     try:
         restored = activity_service.restore_activity(session, user, activity_id)
         session.commit()
-        message = gettext("Restored: %(subject)s") % {"subject": present(session, user, [restored])[0].subject}
+        message = _l("Restored: %(subject)s", subject=present(session, user, [restored])[0].subject)
     except CrmError as exc:
         session.rollback()
         error = exc.message
@@ -167,13 +167,13 @@ async def restore_many(request: Request, user: User = Depends(page_user), sessio
     else:
         ids = [int(v) for v in form.getlist("ids") if str(v).isdigit() and 0 < int(v) < 2**63]
     if not ids:
-        error = _("Nothing restored: tick the activities to restore first.") if not form.get("all") else _("There is nothing in the trash to restore.")
+        error = _l("Nothing restored: tick the activities to restore first.") if not form.get("all") else _l("There is nothing in the trash to restore.")
     else:
         names = {a.id: a.subject for a in _trash_values(session, user)["trash_items"]}
         restored, refused = activity_service.restore_activities(session, user, ids)
         session.commit()
         if restored:
-            message = ngettext("Restored %(num)d activity.", "Restored %(num)d activities.", len(restored)) % {"num": len(restored)}
+            message = _ln("Restored %(n)s activity.", "Restored %(n)s activities.", len(restored))
         if refused:
-            error = _("Not restored: %(list)s") % {"list": "; ".join(f"{names.get(activity_id, activity_id)}: {why}" for activity_id, why in refused)}
+            error = _l("Not restored: %(list)s", list="; ".join(f"{names.get(activity_id, activity_id)}: {why}" for activity_id, why in refused))
     return render(request, "_trash.html", user, trash_message=message, trash_error=error, **_trash_values(session, user))
