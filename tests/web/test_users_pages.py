@@ -262,3 +262,30 @@ def test_bob_is_no_admin_and_gets_403_with_a_message(browser: Browser, live_url:
         assert form[0] == 403 and "Only an admin can manage users" in form[1]
     finally:
         ctx.close()
+
+
+def test_a_japanese_user_reads_these_pages_in_japanese(browser: Browser, live_url: str, company, context) -> None:  # type: ignore[no-untyped-def]
+    from calsync.store.db import session_scope
+    from calsync.store.tables import User
+
+    with session_scope(context.sessions) as s:
+        s.get(User, company["alice"]).language = "ja"
+        s.get(User, company["bob"]).language = "ja"
+    ctx = _context(browser, DESKTOP)
+    try:
+        page = ctx.new_page()
+        sign_in(page, live_url, "bob@example.com")
+        page.goto(live_url + "/admin/users")
+        expect(page.locator("#forbidden")).to_have_text("ユーザーを管理できるのは管理者だけです。会社の管理者に依頼してください。")
+        page.goto(live_url + "/settings/profile")
+        expect(page.get_by_role("heading", name="個人設定")).to_be_visible()
+        expect(page.get_by_role("button", name="パスワードを変更")).to_be_visible()
+        page.get_by_role("button", name="ログアウト").click()
+        sign_in(page, live_url, "alice@example.com")
+        page.goto(live_url + "/admin/users")
+        expect(page.locator('tr[data-email="bob@example.com"] .role')).to_have_text("ユーザー")
+        page.get_by_role("button", name="管理者にする: bob@example.com").click()
+        expect(page.locator("#flash")).to_have_text("bob@example.com さんを管理者にしました。")
+        shoot(page, "desktop-admin-users-ja", docs=True)
+    finally:
+        ctx.close()

@@ -21,25 +21,23 @@ from calsync.web.pages.rendering import page_user, render, see_other
 
 router = APIRouter(include_in_schema=False)
 PATH = "/admin/users"
-FLASH = "users_flash"  # what the last change did, shown once after the redirect
-STATUS_TEXT = {"active": "Active", "invited": "Invited (no password yet)", "reset": "Must set a new password",
-               "deactivated": "Deactivated"}
+FLASH = "users_flash"  # what the last change did (a kind the template words), shown once after the redirect
 
 
 def _page(request: Request, user: User, session: Session, *, status_code: int = 200, **values: object) -> HTMLResponse:
     if not user.is_admin:
-        return render(request, "admin_users.html", user, status_code=403,
-                      forbidden="Only an admin can manage users: ask an admin of your company.")
+        return render(request, "admin_users.html", user, status_code=403, forbidden=True)
     values.setdefault("form", {"timezone": user.timezone, "how": "invite"})
     values.setdefault("error", None)
     values.setdefault("flash", None)
-    return render(request, "admin_users.html", user, status_code=status_code, forbidden=None,
-                  people=users.company_users(session, user), status_of=users.status, status_text=STATUS_TEXT,
-                  zones=zone_names(), **values)
+    return render(request, "admin_users.html", user, status_code=status_code, forbidden=False,
+                  people=users.company_users(session, user), status_of=users.status, zones=zone_names(), **values)
 
 
-def _done(request: Request, message: str, link: str | None = None) -> Response:
-    request.session[FLASH] = {"message": message, "link": link}
+def _done(request: Request, kind: str, target: User, link: str | None = None) -> Response:
+    """Remembers what was done for the page after the redirect (kinds: see admin_users.html)."""
+    hours = int(users.LINK_LIFETIME[users.status(target)].total_seconds() // 3600) if link else None
+    request.session[FLASH] = {"kind": kind, "email": target.email, "link": link, "hours": hours}
     return see_other(PATH)
 
 
@@ -70,9 +68,8 @@ def add_user(request: Request, email: str = Form(""), name: str = Form(""), time
     except CrmError as exc:
         return _refused(request, user, session, exc, form=form)
     if added.link_token:
-        return _done(request, f"{added.user.email} was added. Send them this link to set their password (valid 7 days):",
-                     link_url(request, context, added.link_token))
-    return _done(request, f"{added.user.email} was added and can sign in with the password you chose.")
+        return _done(request, "invited", added.user, link_url(request, context, added.link_token))
+    return _done(request, "added", added.user)
 
 
 @router.post(PATH + "/{user_id}/admin")
@@ -84,7 +81,7 @@ def change_admin(request: Request, user_id: ItemId, make: str = Form(...), user:
         session.commit()
     except CrmError as exc:
         return _refused(request, user, session, exc)
-    return _done(request, f"{target.email} is {'now' if target.is_admin else 'no longer'} an admin.")
+    return _done(request, "admin" if target.is_admin else "not_admin", target)
 
 
 @router.post(PATH + "/{user_id}/active")
@@ -96,9 +93,7 @@ def change_active(request: Request, user_id: ItemId, make: str = Form(...), user
         session.commit()
     except CrmError as exc:
         return _refused(request, user, session, exc)
-    if target.active:
-        return _done(request, f"{target.email} can sign in again.")
-    return _done(request, f"{target.email} is deactivated: signed out everywhere and cannot sign in. Their activities stay.")
+    return _done(request, "reactivated" if target.active else "deactivated", target)
 
 
 @router.post(PATH + "/{user_id}/reset-password")
@@ -111,7 +106,5 @@ def reset_password(request: Request, user_id: ItemId, password: str = Form(""), 
     except CrmError as exc:
         return _refused(request, user, session, exc)
     if token:
-        hours = int(users.LINK_LIFETIME[users.status(target)].total_seconds() // 3600)
-        return _done(request, f"The password of {target.email} was reset and their sessions ended. Send them this link "
-                              f"to set a new one (valid {hours} hours):", link_url(request, context, token))
-    return _done(request, f"The password of {target.email} was changed and their sessions ended.")
+        return _done(request, "reset_link", target, link_url(request, context, token))
+    return _done(request, "reset", target)

@@ -14,18 +14,19 @@ from calsync.crm.services import users
 from calsync.web import sessions
 from calsync.web.context import AppContext
 from calsync.web.deps import get_context, get_session
+from calsync.web.i18n import _l
 from calsync.web.pages.csrf import token_for, token_matches
 from calsync.web.pages.rendering import render, see_other
 
 router = APIRouter(include_in_schema=False)
 
 
-def _form(request: Request, token: str, email: str, *, error: str | None = None, status_code: int = 200) -> HTMLResponse:
-    return render(request, "set_password.html", token=token, email=email, error=error, gone=None, status_code=status_code)
+def _form(request: Request, token: str, email: str, *, error: object = None, status_code: int = 200) -> HTMLResponse:
+    return render(request, "set_password.html", token=token, email=email, error=error, gone=False, status_code=status_code)
 
 
 def _gone(request: Request, exc: CrmError) -> HTMLResponse:
-    return render(request, "set_password.html", token="", email="", error=None, gone=exc.message, status_code=exc.status)
+    return render(request, "set_password.html", token="", email="", error=None, gone=True, status_code=exc.status)
 
 
 @router.get(users.SET_PASSWORD_PATH + "{token}")
@@ -49,10 +50,10 @@ def set_password(request: Request, token: str, password: str = Form(""), passwor
         return _gone(request, exc)
     if not token_matches(request.session, csrf_token):
         token_for(request.session)
-        return _form(request, token, user.email, error="The form had expired. Please type your password again.",
+        return _form(request, token, user.email, error=_l("The form had expired. Please type your password again."),
                      status_code=403)
     if password != password_again:
-        return _form(request, token, user.email, error="The two passwords differ: type the same one twice.",
+        return _form(request, token, user.email, error=_l("The two passwords differ: type the same one twice."),
                      status_code=422)
     try:
         users.set_password_by_link(session, context.box, token, password, context.clock())

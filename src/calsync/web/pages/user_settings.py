@@ -8,20 +8,18 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from calsync.crm.errors import CrmError, Invalid
+from calsync.crm.errors import CrmError
 from calsync.crm.services import users
 from calsync.crm.timing import zone_names
 from calsync.store.tables import User
 from calsync.web import sessions
 from calsync.web.deps import get_session
+from calsync.web.i18n import _l
 from calsync.web.pages.rendering import page_user, render, see_other
 
 router = APIRouter(include_in_schema=False)
 PATH = "/settings/profile"
-SAVED = {
-    "profile": "Saved.",
-    "password": "Password changed. You stay signed in here; your other sessions have ended.",
-}
+SAVED = ("profile", "password")  # which "saved" note the page shows after a redirect
 
 
 def _page(request: Request, user: User, *, status_code: int = 200, **values: object) -> HTMLResponse:
@@ -34,7 +32,7 @@ def _page(request: Request, user: User, *, status_code: int = 200, **values: obj
 
 @router.get(PATH)
 def settings_page(request: Request, saved: str | None = None, user: User = Depends(page_user)) -> HTMLResponse:
-    return _page(request, user, saved=SAVED.get(saved or ""))
+    return _page(request, user, saved=saved if saved in SAVED else None)
 
 
 @router.post(PATH)
@@ -47,7 +45,7 @@ def save_profile(request: Request, name: str = Form(""), timezone: str = Form(""
     except CrmError as exc:
         session.rollback()
         session.refresh(user)
-        return _page(request, user, form=form, profile_error=exc, status_code=exc.status)
+        return _page(request, user, form=form, profile_error=exc.message, status_code=exc.status)
     return see_other(PATH + "?saved=profile")
 
 
@@ -55,10 +53,10 @@ def save_profile(request: Request, name: str = Form(""), timezone: str = Form(""
 def change_password(request: Request, current_password: str = Form(""), new_password: str = Form(""),
                     new_password_again: str = Form(""), user: User = Depends(page_user),
                     session: Session = Depends(get_session)) -> Response:
+    if new_password != new_password_again:
+        return _page(request, user, password_error=_l("The two new passwords differ: type the same one twice."),
+                     status_code=422)
     try:
-        if new_password != new_password_again:
-            raise Invalid("new_password_again: the two new passwords differ: type the same one twice",
-                                field="new_password_again")
         users.change_own_password(session, user, current_password, new_password,
                                   keep=sessions.current_row_id(request))
         sessions.restamp(request, session, user)
@@ -66,5 +64,5 @@ def change_password(request: Request, current_password: str = Form(""), new_pass
     except CrmError as exc:
         session.rollback()
         session.refresh(user)
-        return _page(request, user, password_error=exc, status_code=exc.status)
+        return _page(request, user, password_error=exc.message, status_code=exc.status)
     return see_other(PATH + "?saved=password")
