@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from calsync.store.tables import SyncRun
+from tests.support.dav_fixtures import radicale  # noqa: F401  (fixture)
 from tests.sync.harness import Harness, soon
 
 
@@ -64,3 +65,43 @@ def test_an_idle_run_writes_no_progress(h: Harness) -> None:
     with h.session() as s:
         run = s.scalar(select(SyncRun).order_by(SyncRun.id.desc()))
         assert run is not None and run.status == "ok" and run.progress is None
+
+
+def test_a_caldav_first_import_counts_objects_of_the_known_total(sync_context, radicale) -> None:  # type: ignore[no-untyped-def]
+    """On a real Radicale, paged multigets of 10: the listing knows how many objects it holds, so
+    the page says "20 of 25" while it reads."""
+    from sqlalchemy import update
+
+    from calsync.providers.caldav import CalDavProvider
+    from calsync.store.tables import SyncAccount
+    from tests.support.harness import make_harness
+
+    dav = make_harness("radicale", {"radicale": radicale})
+    try:
+        h = Harness(sync_context)
+        h.user("alice@example.com")
+        account_id = h.connect("alice@example.com")
+        with h.session() as s:
+            s.execute(update(SyncAccount).where(SyncAccount.id == account_id).values(provider="caldav", calendar_id=dav.calendar_id))
+        for i in range(25):
+            dav.put_single(f"Visit {i:02d}", soon(3 + i), soon(4 + i))
+        password = dav.server.users.get(dav.user) if dav.server.users else None  # type: ignore[attr-defined]
+        seen: list[dict[str, Any] | None] = []
+
+        def opener(account: Any) -> CalDavProvider:
+            provider = CalDavProvider(dav.server.url, dav.user if password else None, password, page_size=10)  # type: ignore[attr-defined]
+            listing = provider.list_changes
+
+            def watched(*args: Any, **kwargs: Any) -> Any:
+                seen.append(_progress_now(h))
+                return listing(*args, **kwargs)
+
+            provider.list_changes = watched  # type: ignore[method-assign]
+            return provider
+
+        h.engine.opener = opener
+        summary = h.sync("alice@example.com")
+        assert summary.status == "ok" and summary.pulled == 25, summary.entries
+        assert seen == [None, {"phase": "reading", "done": 10, "total": 25}, {"phase": "reading", "done": 20, "total": 25}]
+    finally:
+        dav.close()

@@ -161,6 +161,7 @@ class SyncEngine:
         membership: set[str] | None = None
         full = cursor is None
         page: str | None = None
+        read, total = 0, None  # for the progress report
         for _ in range(100_000):
             changes = provider.list_changes(calendar_id, cursor, window, page)
             events.extend(changes.events)
@@ -176,7 +177,9 @@ class SyncEngine:
             if changes.next_page is None:
                 return Pulled(events, tombstones, full, series, window, skipped, membership, left), changes.cursor
             page = changes.next_page
-            report(Progress("reading", len(events), changes.total))  # more pages to come: say how far
+            read += changes.objects if changes.objects is not None else len(changes.events)
+            total = changes.total if changes.total is not None else total
+            report(Progress("reading", read, total))  # more pages to come: say how far
         raise ProviderError("the calendar kept returning more pages: giving up this run")
 
     def _run(self, account_id: int, trigger: str, full: bool, progress: Callable[[int, int], None] | None,

@@ -150,4 +150,7 @@ class ChangeSet:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (item id, reason)
     members: list[str] | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)  # (item label, message) for the run log, e.g. a series cut
-    total: int | None = None  # how many events the whole listing holds, when the provider says (progress only)
+    # progress only (never evidence of anything): how many calendar objects the whole listing
+    # holds, when the provider knows, and how many of them this page read (None: count its events)
+    total: int | None = None
+    objects: int | None = None

@@ -61,7 +61,7 @@ class Lister:
             state = unpack(page)
             assert isinstance(state, dict)
             return self._fetch_page(calendar_url, state["h"], state["c"], window, bool(state["f"]),
-                                    upcoming_only=bool(state.get("u")))
+                                    upcoming_only=bool(state.get("u")), total=state.get("n"))
         if cursor is None:
             return self._full(calendar_url, window)
         if cursor.startswith(SYNC):
@@ -196,11 +196,13 @@ class Lister:
         return self.client.expect_multistatus(response, "REPORT calendar-multiget", calendar_url).responses
 
     def _fetch_page(self, calendar_url: str, hrefs: list[str], cursor: str, window: Window, full: bool,
-                    *, upcoming_only: bool = False) -> ChangeSet:
+                    *, upcoming_only: bool = False, total: int | None = None) -> ChangeSet:
         """One multiget batch. `upcoming_only` drops single events over before the window (when
-        the server could not filter with a time-range query)."""
+        the server could not filter with a time-range query). `total`: the objects of the whole
+        listing (the first page counts them; later pages carry the number), for progress."""
         batch, rest = hrefs[: self.page_size], hrefs[self.page_size :]
-        result = ChangeSet(full=full)
+        total = len(hrefs) if total is None else total
+        result = ChangeSet(full=full, total=total, objects=len(batch))
         for item in self.multiget(calendar_url, batch):
             href = norm(item.href)
             data = item.text(tag(CALDAV, "calendar-data"))
@@ -226,7 +228,7 @@ class Lister:
             if expanded.series_id:
                 result.complete_series.append(expanded.series_id)
         if rest:
-            result.next_page = pack({"h": rest, "c": cursor, "f": full, "u": upcoming_only})
+            result.next_page = pack({"h": rest, "c": cursor, "f": full, "u": upcoming_only, "n": total})
         else:
             result.cursor = cursor
         return result
