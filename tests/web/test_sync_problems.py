@@ -51,10 +51,11 @@ def connect_and_sync(live_url: str, token: str, account: str) -> None:
     assert call(live_url, token, "POST", f"{SYNC}/sync", params={"wait": "true"})["status"] == "ok"
 
 
-def pages(ids: dict[str, int]) -> list[str]:
-    """Every page a signed-in user can open."""
+def pages(ids: dict[str, int], admin: bool) -> list[str]:
+    """Every page a signed-in user can open (the run log and the trash are on Settings › Calendar sync)."""
     return ["/calendar", "/activities", "/activities/new", f"/activities/{ids['activity']}", "/deals",
-            f"/deals/{ids['deal']}", "/persons", "/organizations", "/settings/calendar-sync", "/admin/activity-types"]
+            f"/deals/{ids['deal']}", "/deals/new", "/persons", "/organizations", "/settings/calendar-sync",
+            "/settings/profile", "/admin/activity-types", *(["/admin/users"] if admin else [])]
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
@@ -94,7 +95,7 @@ def test_every_page_shows_the_owners_sync_problem_with_the_fix_and_badges_stop_s
             page = ctx.new_page()
             sign_in(page, live_url, email)
             banners = page.locator("#sync-problems [data-problem]")
-            for path in pages({"activity": mine, "deal": deal}):
+            for path in pages({"activity": mine, "deal": deal}, admin=email.startswith("alice")):
                 page.goto(live_url + path)
                 expect(banners).to_have_count(2)
                 assert banners.evaluate_all("els => els.map(e => e.dataset.problem)") == kinds, path
