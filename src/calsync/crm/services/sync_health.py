@@ -18,8 +18,8 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calsync.crm.services.activity_types import type_by_key, type_for_import
 from calsync.crm.errors import Invalid
+from calsync.crm.services.activity_types import type_by_key, type_for_import
 from calsync.store.tables import SyncAccount, SyncRun
 
 # Runs in a row that must end in `provider_error` before the account counts as not syncing.
