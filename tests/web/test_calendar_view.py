@@ -130,3 +130,39 @@ def test_overlaps_side_by_side_free_busy_lock_and_details(sized: tuple[str, Page
     expect(panel.locator("#d-title")).to_have_text("Busy")
     for name in ("Mark done", "Delete"):
         expect(panel.get_by_role("button", name=name)).to_be_hidden()
+
+
+def test_the_details_panel_and_legend_in_japanese(browser: Browser, live_url: str, people, context) -> None:  # type: ignore[no-untyped-def]
+    """A Japanese-language user (the browser's language) gets the panel's labels and buttons in Japanese."""
+    from tests.web.conftest import PASSWORD
+
+    ken = people.add("ken@example.com", timezone="Asia/Tokyo")
+    monday = next_monday()
+    deal = add_item(context, ken, "deal", title="グローベックス更新")
+    meeting = add_activity(context, ken, subject="予算会議", type="meeting", deal_id=deal, private=True,
+                           conference_meeting_url="https://meet.example.com/yosan",
+                           start=f"{monday}T01:00:00+00:00", end=f"{monday}T02:00:00+00:00")
+    ctx = browser.new_context(viewport=SIZES["desktop"], timezone_id="Asia/Tokyo", locale="ja-JP")  # type: ignore[arg-type]
+    ctx.set_default_timeout(15_000)
+    try:
+        page = ctx.new_page()
+        page.goto(live_url + "/login")
+        page.locator('input[name="email"]').fill("ken@example.com")
+        page.locator('input[name="password"]').fill(PASSWORD)
+        page.locator('button[type="submit"]').click()
+        page.wait_for_url(live_url + "/calendar*")
+        page.goto(f"{live_url}/calendar?view=timeGridWeek&date={monday}")
+        event = page.locator(f'.fc-event[data-activity-id="{meeting}"]')
+        expect(event.locator(".ev-lock")).to_have_count(1)
+        event.locator(".ev-title").click()
+        panel = page.locator("#details")
+        expect(panel.locator('dt[data-row="deal"]')).to_have_text("取引")
+        expect(panel.locator("#d-deal")).to_have_text("グローベックス更新")
+        expect(panel.get_by_role("link", name="会議に参加")).to_have_attribute("href", "https://meet.example.com/yosan")
+        expect(panel.get_by_role("button", name="完了にする")).to_be_visible()
+        expect(panel.get_by_role("link", name="編集")).to_be_visible()
+        # the longer Japanese legend lines wrap in the side column: nothing sticks out of the page
+        assert page.evaluate("document.documentElement.scrollWidth") <= SIZES["desktop"]["width"]
+        shoot(page, "calendar-details-panel-ja", docs=True)
+    finally:
+        ctx.close()

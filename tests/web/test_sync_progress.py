@@ -20,7 +20,7 @@ from calsync.sync import registry
 from calsync.sync.engine import SyncEngine
 from calsync.sync.model import Event
 from calsync.web.context import AppContext
-from tests.web.conftest import shoot, sign_in
+from tests.web.conftest import PASSWORD, shoot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -153,3 +153,39 @@ def test_the_run_log_chart_has_a_bar_group_per_run_of_the_last_day(sized: tuple[
     assert box is not None and box["width"] <= SIZES[size]["width"]
     page.locator("#log-panel").scroll_into_view_if_needed()
     shoot(page, f"settings-run-chart-{size}", docs=size == "desktop")
+
+
+def test_progress_and_chart_in_japanese(browser: Browser, live_url: str, people, context,  # type: ignore[no-untyped-def]
+                                        calendar_server: MemoryCalendarServer) -> None:
+    """A Japanese-language user (the browser's language) reads the progress and the chart in Japanese."""
+    ctx = browser.new_context(viewport=SIZES["desktop"], timezone_id="Asia/Tokyo", locale="ja-JP")  # type: ignore[arg-type]
+    ctx.set_default_timeout(15_000)
+    page = ctx.new_page()
+    try:
+        ken = people.add("ken@example.com", timezone="Asia/Tokyo")
+        start = (dt.datetime.now(UTC) + dt.timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+        for i in range(150):
+            calendar_server.user_put("ann", Event(calendar_id="primary", summary=f"商談 {i:03d}", start=start + dt.timedelta(hours=i),
+                                                  end=start + dt.timedelta(hours=i, minutes=30), timezone="UTC"))
+        account = connect(context, ken)
+        gate = PageGate(calendar_server)
+        engine = SyncEngine(context.sessions, lambda a: registry.get("memory").open({"account": "ann"}))
+        run = threading.Thread(target=engine.run, args=(account,), kwargs={"trigger": "connect"}, daemon=True)
+        run.start()
+        page.goto(live_url + "/login")
+        page.locator('input[name="email"]').fill("ken@example.com")
+        page.locator('input[name="password"]').fill(PASSWORD)
+        page.locator('button[type="submit"]').click()
+        page.wait_for_url(live_url + "/calendar*")
+        page.goto(f"{live_url}/settings/calendar-sync")
+        try:
+            expect(page.locator("#progress-panel h2")).to_have_text("同期中")
+            expect(page.locator("#progress-text")).to_have_text("カレンダーを読み込み中: これまでに 100 件")
+        finally:
+            gate.next_page()
+            run.join(60)
+        expect(page.locator("#progress-panel")).to_be_hidden()
+        expect(page.get_by_role("img", name="過去 24 時間の実行 1 回: 取り込み 150 件、書き出し 0 件、エラー 0 件")).to_be_visible()
+        shoot(page, "settings-run-chart-ja")
+    finally:
+        ctx.close()
