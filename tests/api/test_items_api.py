@@ -97,7 +97,7 @@ def test_users_list_and_me(people, as_user) -> None:  # type: ignore[no-untyped-
     ann = as_user("ann@acme.test")
     users = ok(ann.get("/api/v1/users"))
     assert sorted(u["email"] for u in users) == ["ann@acme.test", "ben@acme.test"]
-    assert all(set(u) == {"id", "email", "name", "timezone", "is_admin"} for u in users)
+    assert all(set(u) == {"id", "email", "name", "timezone", "is_admin", "active", "status"} for u in users)
     me = ok(ann.get("/api/v1/users/me"))
     assert (me["email"], me["timezone"], me["is_admin"]) == ("ann@acme.test", "Europe/Berlin", True)
     ben_id = next(u["id"] for u in users if u["email"] == "ben@acme.test")
