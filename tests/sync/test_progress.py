@@ -105,3 +105,22 @@ def test_a_caldav_first_import_counts_objects_of_the_known_total(sync_context, r
         assert seen == [None, {"phase": "reading", "done": 10, "total": 25}, {"phase": "reading", "done": 20, "total": 25}]
     finally:
         dav.close()
+
+
+def test_a_run_out_of_time_reports_the_imports_it_took_in(h: Harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The run's time budget stops imports after a batch: the last progress says 2 of 5, not 5 of 5."""
+    from calsync.sync import apply
+    from tests.sync.test_run_budget import Clock, slow_engine
+
+    monkeypatch.setattr(apply, "IMPORT_BATCH", 2)
+    h.connect("alice@example.com")
+    engine = slow_engine(h, Clock(), "list_changes", 10)
+    account_id = h.account("alice@example.com").id
+    assert engine.run(account_id).status == "ok"
+    for n in range(5):
+        h.put_event("alice@example.com", f"Visit {n}", start=soon(4 + n))
+
+    assert engine.run(account_id).status == "partial"
+    with h.session() as s:
+        run = s.scalar(select(SyncRun).order_by(SyncRun.id.desc()))
+        assert run is not None and run.progress == {"phase": "importing", "done": 2, "total": 5}

@@ -315,6 +315,7 @@ class SyncEngine:
             # a settings change (another calendar, ...) committed meanwhile voids this run's work;
             # from here on the account row is held, so none can commit before this run does
             hold_settings(session, account_id, seen_settings)
+            pulled_before = summary.pulled
             complete = apply_inbound(session, account, plan, crm, summary, now, settings.unmapped, outbound.budget)
             # Out of time before every change was taken in: the cursor, the horizon, the known
             # objects, an answered deletion question and the settings seen stay as they were, so
@@ -340,7 +341,8 @@ class SyncEngine:
         finally:
             session.close()
         if imports:
-            report(Progress("importing", imports, imports))
+            # imports are taken first, so a run whose time ran out took in at most this many
+            report(Progress("importing", min(imports, summary.pulled - pulled_before), imports))
         outbound.run(plan)
         return True
 
