@@ -17,7 +17,7 @@ from calsync.crm.services import sync_health
 from calsync.crm.services.sync_health import Problem
 from calsync.store.tables import User
 from calsync.sync.repository import account_of_user
-from calsync.web import i18n, sessions
+from calsync.web import i18n, sessions, sync_reasons
 from calsync.web.deps import get_session
 from calsync.web.pages.csrf import token_for
 from calsync.web.i18n import N_
@@ -31,6 +31,9 @@ templates.env.globals["version"] = __version__
 templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 templates.env.globals["languages"] = i18n.LANGUAGES
 templates.env.globals["js_messages"] = lambda: i18n.js_messages(i18n.current())
+# The CRM's sync reasons (English in the API) in the page's language: `{{ sync.reason|reason }}`.
+templates.env.filters["reason"] = sync_reasons.translate
+templates.env.globals["reason_patterns"] = sync_reasons.js_patterns
 
 # The icons an activity type can have (symbols in templates/_icons.svg).
 ICONS = ["calendar", "phone", "users", "check", "flag", "mail", "utensils", "star", "monitor", "map-pin"]

@@ -36,8 +36,8 @@
     if (!sync) return "";
     var text = SYNC[sync.status] || sync.status;
     // the real reason (crm/services/sync_status.py): past item, type not sent, paused account, server's words
-    if ((sync.status === "error" || sync.status === "problem" || sync.status === "paused") && sync.reason) text += ": " + sync.reason;
-    else if (sync.reason && sync.status !== "synced") text += " (" + sync.reason + ")";
+    if ((sync.status === "error" || sync.status === "problem" || sync.status === "paused") && sync.reason) text += ": " + calsync.reason(sync.reason);
+    else if (sync.reason && sync.status !== "synced") text += " (" + calsync.reason(sync.reason) + ")";
     if (sync.account) text += " · " + sync.account;
     return text;
   }

@@ -14,6 +14,20 @@
     return values ? text.replace(/\{(\w+)\}/g, function (all, name) { return name in values ? String(values[name]) : all; }) : text;
   }
   function lang() { return document.documentElement.lang || "en"; }
+  // A sync reason from the API (English) in the page's language: the patterns of web/sync_reasons.py.
+  var REASONS = null;
+  function reason(text) {
+    if (!text) return "";
+    if (REASONS === null) {
+      var node = document.getElementById("i18n-reasons");
+      try { REASONS = node ? JSON.parse(node.textContent) : []; } catch (err) { REASONS = []; }
+    }
+    for (var i = 0; i < REASONS.length; i++) {
+      var found = new RegExp(REASONS[i][0]).exec(text);
+      if (found) return REASONS[i][1].replace(/\{(\w+)\}/g, function (all, name) { return (found.groups || {})[name] || ""; });
+    }
+    return text;
+  }
 
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -116,6 +130,6 @@
     return fill(format().patterns.instant, { day: formatDay(p.year, p.month, p.day), time: two(p.hour % 24) + ":" + two(p.minute) });
   }
 
-  window.calsync = { api: api, csrfToken: csrfToken, errorText: errorText, toast: toast, t: t, lang: lang,
+  window.calsync = { api: api, csrfToken: csrfToken, errorText: errorText, toast: toast, t: t, lang: lang, reason: reason,
     formatInstant: formatInstant, formatDay: formatDay, clock: clock };
 })();
