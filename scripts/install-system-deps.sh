@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need (real PostgreSQL, Redis, Chromium) when missing.
+# Installs the Debian packages the tests need (real PostgreSQL, Redis, Chromium, a Japanese font) when missing.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
@@ -7,6 +7,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
 fi
+# A Japanese font, so the Japanese pages' screenshots (docs/screenshots/ja-*) show text, not boxes.
+fc-list 2>/dev/null | grep -qi "IPAGothic\|Noto Sans CJK" || missing+=(fonts-ipafont-gothic)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
