@@ -1,4 +1,4 @@
-"""Settings › Language: the pages' language a user chose, or "the browser's" (Accept-Language).
+"""Your settings › Language (on /settings/profile): the pages' language a user chose, or "the browser's" (Accept-Language).
 
 The choice is stored on the user (`users.language`, null = follow the browser), so it follows the
 user to every browser and device they sign in on. Only the pages change language: the REST
@@ -23,7 +23,7 @@ def _back(value: str | None) -> str:
     """Back to the page the picker was on (local paths only: no open redirect)."""
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
-    return "/settings/calendar-sync"
+    return "/settings/profile"
 
 
 @router.post("/settings/language", response_model=None)
