@@ -122,7 +122,9 @@ def _every_page(page: Page, base: str, ids: dict, size: str) -> None:  # type: i
         ("organizations", "/organizations", ["組織", "山田商事"]),
         ("organization", f"/organizations/{ids['org']}", ["住所", "東京都千代田区"]),
         ("organization-form", "/organizations/new", ["新しい組織"]),
-        ("settings", "/settings/calendar-sync", ["カレンダー同期", "カレンダーを接続", "ゴミ箱", "言語"]),
+        ("settings", "/settings/calendar-sync", ["カレンダー同期", "カレンダーを接続", "ゴミ箱"]),
+        ("user-settings", "/settings/profile", ["プロフィール", "言語", "パスワードを変更"]),
+        ("users", "/admin/users", ["ユーザーを追加", "管理者", "山田 健二"]),
         ("activity-types", "/admin/activity-types", ["アクティビティタイプ", "カスタムタイプを追加"]),
         ("not-found", "/activities/999999", ["見つかりません"]),
         ("sign-out", "/logout", ["ログアウトしますか?"]),
@@ -134,7 +136,7 @@ def _every_page(page: Page, base: str, ids: dict, size: str) -> None:  # type: i
             expect(page.locator("tbody.day-group tr.day-heading").first).to_have_text(JAPANESE_DAY)
         if name == "calendar":
             expect(page.get_by_role("button", name="今日")).to_be_visible()
-        if name in ("calendar", "activities", "editor", "deal", "settings"):
+        if name in ("calendar", "activities", "editor", "deal", "settings", "user-settings"):
             shoot(page, f"ja-{size}-{name}", docs=True)
 
 
@@ -160,19 +162,20 @@ def test_a_japanese_browser_gets_every_page_in_japanese(japanese_browser: Page, 
 
 
 def test_the_users_own_choice_wins_over_the_browser(english_browser: Page, browser: Browser, live_url: str, people, context, size: str) -> None:  # type: ignore[no-untyped-def]
-    """An English browser: the user picks 日本語 on the settings page and every page, on every
+    """An English browser: the user picks 日本語 on Your settings and every page, on every
     device, is Japanese; picking "the browser's language" again brings English back."""
     kenji, ids = _data(context, people)
     _set_language(context, kenji, None)
     page = english_browser
     _sign_in(page, live_url, "kenji@example.jp", button="Sign in")
-    page.goto(live_url + "/settings/calendar-sync")
+    page.goto(live_url + "/settings/profile")
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.get_by_role("heading", name="Calendar sync", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Your settings", exact=True)).to_be_visible()
 
     page.get_by_label("Language").select_option("ja")
     page.get_by_role("button", name="Save language").click()
-    expect(page.get_by_role("heading", name="カレンダー同期", exact=True)).to_be_visible()
+    expect(page).to_have_url(live_url + "/settings/profile")
+    expect(page.get_by_role("heading", name="個人設定", exact=True)).to_be_visible()
     expect(page.locator("#f-language")).to_have_value("ja")
     _every_page(page, live_url, ids, size)
 
@@ -184,10 +187,10 @@ def test_the_users_own_choice_wins_over_the_browser(english_browser: Page, brows
     finally:
         other.close()
 
-    page.goto(live_url + "/settings/calendar-sync")
+    page.goto(live_url + "/settings/profile")
     page.get_by_label("言語").select_option("browser")
     page.get_by_role("button", name="言語を保存").click()
-    expect(page.get_by_role("heading", name="Calendar sync", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Your settings", exact=True)).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "en")
 
 
