@@ -17,7 +17,6 @@ from calsync.web.api.params import ItemId
 from calsync.web.api.users import link_url
 from calsync.web.context import AppContext
 from calsync.web.deps import get_context, get_session
-from calsync.web.i18n import N_
 from calsync.web.pages.rendering import page_user, render, see_other
 
 router = APIRouter(include_in_schema=False)
