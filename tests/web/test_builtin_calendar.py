@@ -20,6 +20,7 @@ from calsync.web.context import AppContext
 from tests.conftest import _settings
 from tests.support.live import serve
 from tests.support.ports import free_port
+from tests.web.a11y import assert_accessible
 from tests.web.conftest import PASSWORD, shoot, sign_in
 from tests.web.helpers import next_monday
 
@@ -151,6 +152,7 @@ def test_bob_uses_his_builtin_calendar_with_one_click(page: Page, served: Served
     expect(page.locator("#connect-panel")).to_be_visible()
     expect(page.locator('.provider[data-provider="builtin"]')).to_contain_text(f"{served.base}/dav/")
     shoot(page, "settings-connect-builtin", docs=True)
+    assert_accessible(page, "the connect panel with the built-in calendar")
     page.get_by_role("button", name="Use the built-in calendar").click()
     expect(page.locator("#status-panel")).to_be_visible()
     expect(page.locator("#s-calendar")).to_have_text("Bob's calendar")
@@ -166,6 +168,7 @@ def test_bob_uses_his_builtin_calendar_with_one_click(page: Page, served: Served
     expect(page.locator("#action-result")).to_contain_text("Sync now: done", timeout=60_000)
     expect(page.locator("#action-result")).to_contain_text("1 from the calendar")
     shoot(page, "settings-builtin-connected", docs=True)
+    assert_accessible(page, "settings connected to the built-in calendar")
     page.goto(f"{served.base}/calendar?view=timeGridWeek&date={monday}")
     event = page.locator(".fc-event", has_text="Dentist (from bob's phone)")
     expect(event).to_be_visible()

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.radicale import DavServer, radicale_server
+from tests.web.a11y import assert_accessible
 from tests.web.conftest import shoot, sign_in
 from tests.web.helpers import add_activity, next_monday
 
@@ -149,6 +150,7 @@ def test_an_account_with_two_calendars_syncs_only_once_one_is_chosen(page: Page,
     expect(choose.get_by_label("Personal")).to_be_enabled()
     expect(page.get_by_role("button", name="Sync with this calendar")).to_be_disabled()
     shoot(page, "settings-choose-calendar", docs=True)
+    assert_accessible(page, "the choice of calendar")
     page.get_by_role("button", name="Sync now").click()
     expect(page.locator("#action-result")).to_have_text("Sync now: nothing synced — choose the calendar to sync with first.", timeout=60_000)
     for calendar in (work, personal):

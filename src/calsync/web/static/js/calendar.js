@@ -21,6 +21,7 @@
   var BUSY = t("Busy");
   // FullCalendar's own words in the page's language (its locale bundles are not vendored).
   var LOCALE = { code: calsync.lang(), buttonText: { today: t("Today"), day: t("Day"), week: t("Week"), month: t("Month") },
+    buttonHints: { prev: t("Previous"), next: t("Next") }, // the chevron buttons' names for screen readers
     allDayText: t("all-day"), moreLinkText: function (n) { return t("+{count} more", { count: n }); }, noEventsText: t("No activities to show") };
 
   ownerSelect.value = params.get("owner") || "me";
@@ -70,9 +71,25 @@
     return a.owner_id === config.me || (config.isAdmin && !a.private);
   }
 
+  // A colour darkened (hue kept) until white text on it reaches WCAG AA contrast (4.5:1), so an
+  // event stays readable whatever colour an admin gave its type.
+  function readable(hex) {
+    var m = /^#?([0-9a-f]{6})$/i.exec(hex || "");
+    if (!m) return hex;
+    var rgb = [0, 2, 4].map(function (i) { return parseInt(m[1].substr(i, 2), 16); });
+    function luminance(c) {
+      var l = c.map(function (v) { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+      return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+    }
+    for (var step = 0; step < 20 && 1.05 / (luminance(rgb) + 0.05) < 4.6; step++) {
+      rgb = rgb.map(function (v) { return Math.floor(v * 0.92); });
+    }
+    return "#" + rgb.map(function (v) { return ("0" + v.toString(16)).slice(-2); }).join("");
+  }
+
   function toEvent(a) {
     var type = config.types[a.type];
-    var color = a.redacted ? "#868e96" : (type ? type.color : "#4f6bed");
+    var color = readable(a.redacted ? "#868e96" : (type ? type.color : "#4f6bed"));
     var classes = [];
     if (a.redacted) classes.push("ev-busy");
     if (a.read_only) classes.push("ev-readonly");
@@ -327,7 +344,16 @@
         : new URLSearchParams({ start: wallOf(info.start), end: wallOf(info.end), all_day: "false" });
       window.location.href = "/activities/new?" + query.toString();
     },
+    // FullCalendar's markup, made right for screen readers (axe-core checks it in tests/web):
+    // "+2 more" opens a popover, so it is a button; a day cell is named by its content.
+    moreLinkDidMount: function (arg) {
+      arg.el.setAttribute("role", "button");
+      if (!arg.el.getAttribute("aria-controls")) arg.el.removeAttribute("aria-controls");
+    },
+    dayCellDidMount: function (arg) { arg.el.removeAttribute("aria-labelledby"); },
     datesSet: function (info) {
+      // the toolbar's chevrons are decoration: each button is named by its title
+      el.querySelectorAll(".fc-icon[role='img']").forEach(function (icon) { icon.setAttribute("aria-hidden", "true"); });
       var next = new URLSearchParams(window.location.search);
       next.set("view", info.view.type);
       next.set("date", dayOf(info.view.currentStart));
