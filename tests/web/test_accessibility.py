@@ -132,3 +132,29 @@ def test_no_serious_accessibility_violation_on_any_page(sized_page: tuple[str, P
     check("/settings/calendar-sync", "calendar sync settings, not connected")
     expect(page.locator("#connect-panel")).to_be_visible()
     check(f"/calendar?view=timeGridWeek&date={week}&owner=everyone", "calendar with others' busy blocks")
+
+
+def test_the_japanese_pages_have_no_serious_accessibility_violation(browser: Browser, demo: Demo) -> None:
+    """The same pages in Japanese (the browser's language): the page says lang="ja", and the
+    translated labels still name every control."""
+    context = browser.new_context(viewport=SIZES["desktop"], timezone_id="Asia/Tokyo", locale="ja-JP",
+                                  extra_http_headers={"Accept-Language": "ja-JP,ja;q=0.9"})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        base, ids = demo.base, demo.ids
+        page.goto(base + "/login")
+        expect(page.locator("html")).to_have_attribute("lang", "ja")
+        assert_accessible(page, "sign-in (ja)")
+        page.locator('input[name="email"]').fill("bob@example.com")
+        page.locator('input[name="password"]').fill(PASSWORD)
+        page.locator('button[type="submit"]').click()
+        page.wait_for_url(base + "/calendar*")
+        for path in (f"/calendar?view=timeGridWeek&date={next_week()}&owner=everyone", "/activities?owner=everyone",
+                     "/activities/new", "/deals", f"/deals/{ids['deal']}", "/settings/calendar-sync", "/settings/profile"):
+            page.goto(base + path)
+            page.wait_for_load_state("networkidle")
+            expect(page.locator("html")).to_have_attribute("lang", "ja")
+            assert_accessible(page, f"{path} (ja)")
+    finally:
+        context.close()
