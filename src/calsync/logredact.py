@@ -1,5 +1,6 @@
-"""Secrets never reach a log line: API tokens (`?api_token=`), OAuth tokens and codes, passwords
-and any `Authorization` / `X-Api-Token` value are replaced by "[redacted]".
+"""Secrets never reach a log line: API tokens (`?api_token=`), OAuth tokens and codes, passwords,
+set-password links (`/set-password/<link>`) and any `Authorization` / `X-Api-Token` value are
+replaced by "[redacted]".
 
 Why at record creation (a log record factory) and not in one handler or formatter: Uvicorn's access
 log, Radicale, httpx and our own modules log through different loggers and handlers (Uvicorn's
@@ -19,9 +20,14 @@ _HEADER_SECRET = re.compile(
     r"(?i)((?:proxy-)?authorization|x-api-token)(['\"]?\s*[:=,]\s*(?:b?['\"])?)"
     r"(?:(?:basic|bearer|digest|token)\s+)?[^\s\"',;)}\]]+")
 
+# An invite or reset link signs whoever holds it in as its user until it is used.
+_LINK_SECRET = re.compile(r"(/set-password/)[^\s\"'?#]+")
+
 
 def redact(text: str) -> str:
     """`text` with every secret value that it spells out replaced by MARK."""
+    if "/set-password/" in text:
+        text = _LINK_SECRET.sub(lambda m: m.group(1) + MARK, text)
     if "=" not in text and ":" not in text and "," not in text:
         return text
     text = _QUERY_SECRET.sub(lambda m: m.group(1) + MARK, text)

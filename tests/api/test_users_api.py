@@ -357,3 +357,22 @@ def test_two_admins_removing_each_other_at_once_leave_one_admin(context: AppCont
     assert "last admin" in outcome["bob"]
     with session_scope(context.sessions) as s:
         assert [u.email for u in s.scalars(select(User).where(User.is_admin.is_(True)))] == ["bob@acme.test"]
+
+
+def test_set_password_links_never_reach_the_logs(settings: Settings, acme: People,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A link signs its holder in as the user until it is used: the access log shows it redacted."""
+    import logging
+
+    from calsync.web.app import create_app
+    from tests.support.live import serve
+
+    caplog.set_level(logging.INFO)
+    with serve(create_app(settings), access_log=True) as url, httpx.Client(base_url=url, timeout=30) as client:
+        made = ok(client.post(USERS, json={"email": "hal@acme.test", "invite": True},
+                              headers=acme.headers("ann@acme.test")), 201)
+        secret = made["invite_url"].rsplit("/", 1)[1]
+        assert client.get(made["invite_url"][len(url):]).status_code == 200
+    access = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    assert any("/set-password/[redacted]" in line for line in access), access
+    assert secret not in "\n".join(r.getMessage() for r in caplog.records) + caplog.text
