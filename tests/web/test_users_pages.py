@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.web.a11y import assert_accessible
 from tests.web.conftest import PASSWORD, shoot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -61,6 +62,7 @@ def test_your_settings_name_time_zone_and_password(browser: Browser, live_url: s
         expect(page.locator("#profile-error")).to_contain_text("'Mars/Olympus' is not an IANA time zone name such as 'Europe/Berlin'")
         expect(page.locator("#profile-form").get_by_label("Time zone")).to_have_value("Mars/Olympus")
         expect(page.locator("#profile-form").get_by_label("Name")).to_have_value(f"{who.capitalize()} Tester")
+        assert_accessible(page, "your settings with a refused time zone")
         if size == "phone":
             _fits(page, 390)
             shoot(page, "phone-user-settings-error")
@@ -140,6 +142,7 @@ def test_alice_manages_users(browser: Browser, live_url: str, company, size: str
         assert link.startswith(live_url + "/set-password/")
         carol = page.locator('tr[data-email="carol@example.com"]')
         expect(carol.locator(".status")).to_have_text("Invited (no password yet)")
+        assert_accessible(page, "the users page showing an invite link")
         if size == "phone":
             _fits(page, 390)
         shoot(page, f"{size}-admin-users-invite", docs=True)
@@ -147,6 +150,7 @@ def test_alice_manages_users(browser: Browser, live_url: str, company, size: str
         welcome = newcomer.new_page()
         welcome.goto(link)
         expect(welcome.get_by_text("carol@example.com")).to_be_visible()
+        assert_accessible(welcome, "the set-password page")
         welcome.get_by_label("New password", exact=True).fill("carol-pass-123")
         welcome.get_by_label("New password again").fill("carol-pass-123")
         welcome.get_by_role("button", name="Set password and sign in").click()
@@ -181,6 +185,7 @@ def test_alice_manages_users(browser: Browser, live_url: str, company, size: str
         # Admin rights: never off the last admin; on and off for bob.
         page.get_by_role("button", name="Remove admin: alice@example.com").click()
         expect(page.locator("#users-error")).to_contain_text("last admin")
+        assert_accessible(page, "the users page with a refusal")
         page.get_by_role("button", name="Make admin: bob@example.com").click()
         expect(page.locator('tr[data-email="bob@example.com"] .role')).to_have_text("Admin")
         bob.goto(live_url + "/admin/users")
@@ -242,6 +247,7 @@ def test_bob_is_no_admin_and_gets_403_with_a_message(browser: Browser, live_url:
         expect(page.locator("#forbidden")).to_have_text("Only an admin can manage users: ask an admin of your company.")
         expect(page.locator("#users")).to_have_count(0)
         expect(page.locator("#add-user")).to_have_count(0)
+        assert_accessible(page, "the users page refused to a non-admin")
         if size == "phone":
             _fits(page, 390)
         shoot(page, f"{size}-admin-users-bob-403")
