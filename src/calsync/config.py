@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     google_api_url: str = "https://www.googleapis.com"
     google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
     google_token_url: str = "https://oauth2.googleapis.com/token"
+    # Microsoft 365 / Outlook: the app registered in Microsoft Entra; the URLs point at the emulator in tests.
+    microsoft_client_id: str = ""
+    microsoft_client_secret: str = ""
+    microsoft_tenant: str = "common"
+    microsoft_graph_url: str = "https://graph.microsoft.com"
+    microsoft_login_url: str = "https://login.microsoftonline.com"
     # Where users' browsers (and Google's redirects) reach this app; default: the served address.
     public_url: str = ""
     session_idle_seconds: int = 8 * 3600  # a signed-in browser idle this long must sign in again

@@ -1,11 +1,14 @@
-"""Push channels: each synced account whose provider can push (Google's `events.watch`) and can
-reach this app keeps one channel open. It is opened after the account's first successful run,
-renewed a day before it expires by the runner's regular pass over all accounts (`renew_due`,
-whether the account's runs succeed or not), and stopped at once when the user chooses another
-calendar (`drop_stale`), connects another account, or disconnects. The receiver (web/webhooks.py) only requests a sync; polling stays the backstop
-(notifications can be lost), and is all there is where the provider cannot reach this app.
+"""Push channels: each synced account whose provider can push (Google's `events.watch`, Graph's
+subscriptions) and can reach this app keeps one channel open. It is opened after the account's
+first successful run, renewed a day before it expires by the runner's regular pass over all
+accounts (`renew_due`, whether the account's runs succeed or not; Graph's subscription keeps its
+id and gets a later expiry when the provider has `renew_watch`, else a new channel is opened),
+and stopped at once when the user chooses another calendar (`drop_stale`), connects another
+account, or disconnects. Lifecycle messages (`lifecycle`) reauthorize or recreate it. The
+receiver (web/webhooks.py) only requests a sync; polling stays the backstop (notifications can
+be lost), and is all there is where the provider cannot reach this app.
 
-The channel (id, resource id, secret token, expiry, calendar) is kept with the account's
+The channel (id, resource id or clientState, secret token, expiry, calendar) is kept with the account's
 credentials, encrypted."""
 
 from __future__ import annotations
@@ -74,6 +77,14 @@ class Channels:
         try:
             if not hasattr(provider, "watch"):
                 return None
+            renewable = channel and channel.get("calendar_id") == account.calendar_id and expires and expires > self.clock()
+            if renewable and hasattr(provider, "renew_watch"):
+                try:  # the same subscription, its expiry moved out (Graph)
+                    renewed = provider.renew_watch(channel)
+                    merge_stored(box, sessions, account_id, {"channel": renewed})
+                    return dict(renewed)
+                except ProviderError as exc:
+                    log.info("renewing the channel of account %s failed, opening a new one: %s", account_id, exc.message)
             opened = provider.watch(account.calendar_id, self.address(account_id), secrets.token_urlsafe(32))  # type: ignore[attr-defined]
             merge_stored(box, sessions, account_id, {"channel": opened})
             if channel:
@@ -110,6 +121,28 @@ class Channels:
             except Exception as exc:  # one account's failure never stops the others' renewals
                 log.info("renewing the channel of account %s failed: %s", account_id, getattr(exc, "message", exc))
         return opened
+
+    def lifecycle(self, account_id: int, verdict: str) -> None:
+        """What the provider asked for on the channel: "reauthorize" (Graph pauses a subscription
+        until it is reauthorized; a failure opens a new one) or "recreate" (the subscription was
+        removed: open a new one). A sync is requested too, as changes may have been missed."""
+        account = self._account(account_id)
+        if account is None or not account.enabled:
+            return
+        channel = stored(self.context.box, account).get("channel")
+        if not channel:
+            return
+        if verdict == "reauthorize":
+            provider = open_account(self.context.box, self.context.sessions, account)
+            try:
+                provider.reauthorize_watch(channel)  # type: ignore[attr-defined]
+                return
+            except (ProviderError, AttributeError) as exc:
+                log.info("reauthorizing the channel of account %s failed: %s", account_id, exc)
+            finally:
+                provider.close()
+        merge_stored(self.context.box, self.context.sessions, account_id, {"channel": None})
+        self.ensure(account_id)
 
     def drop_stale(self, account_id: int) -> None:
         """Stops the account's channel at once when it no longer matches the settings (another

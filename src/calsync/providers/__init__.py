@@ -3,6 +3,6 @@
 Importing this package registers the built-in providers in calsync.sync.registry; the outer
 layers (web app, CLI, runner) import it, sync itself never does."""
 
-from calsync.providers import caldav, google, memory
+from calsync.providers import caldav, google, memory, microsoft
 
-__all__ = ["caldav", "google", "memory"]
+__all__ = ["caldav", "google", "memory", "microsoft"]

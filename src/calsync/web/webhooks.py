@@ -1,9 +1,13 @@
 """`POST /webhooks/calendar/{account_id}`: push notifications from calendar providers.
 
 A notification is accepted only when the provider's factory recognises it as coming on the
-channel stored for that account (Google: channel id, resource id and secret token all match);
-anything else is answered 403 and changes nothing. An accepted change only requests a sync of
-the account (the runner coalesces requests); it never carries data itself."""
+channel stored for that account (Google: channel id, resource id and secret token all match;
+Microsoft Graph: subscription id and secret clientState match); anything else is answered 403
+and changes nothing. An accepted change only requests a sync of the account (the runner
+coalesces requests); it never carries data itself. Providers that check the address before
+they send (Graph's `?validationToken=`, factory `validation`) get their token echoed as
+text/plain at once. Lifecycle verdicts ("reauthorize", "recreate") are handled by the push
+channels (jobs/push.py) after the answer, so the provider never waits on them."""
 
 from __future__ import annotations
 
@@ -20,10 +24,33 @@ from calsync.web.context import AppContext
 
 log = logging.getLogger("calsync.web")
 router = APIRouter(include_in_schema=False)
+MAX_BODY = 1_000_000
+
+
+def _request_sync(context: AppContext, account_id: int) -> None:
+    runner = context.extras.get("runner")
+    if runner is not None:
+        runner.request_sync(account_id, "push")
+    else:
+        from calsync.jobs.runner import engine_for
+
+        threading.Thread(target=engine_for(context).run, args=(account_id,), kwargs={"trigger": "push"},
+                         daemon=True).start()
+
+
+def _lifecycle(context: AppContext, account_id: int, verdict: str) -> None:
+    from calsync.jobs.push import Channels
+
+    def act() -> None:
+        try:
+            Channels(context).lifecycle(account_id, verdict)
+        except Exception:  # logged: the next regular pass renews or recreates it anyway
+            log.exception("handling %s for account %s failed", verdict, account_id)
+    threading.Thread(target=act, daemon=True).start()
 
 
 @router.post("/webhooks/calendar/{account_id}")
-def notification(account_id: int, request: Request) -> Response:
+async def notification(account_id: int, request: Request) -> Response:
     context: AppContext = request.app.state.context
     session = context.sessions()
     try:
@@ -35,21 +62,25 @@ def notification(account_id: int, request: Request) -> Response:
     finally:
         session.close()
     try:
-        recognise = getattr(registry.get(provider_name), "notification", None)
+        factory = registry.get(provider_name)
     except KeyError:
-        recognise = None
-    verdict = recognise(dict(request.headers), channel) if recognise and channel else None
+        factory = None
+    validation = getattr(factory, "validation", None)
+    token = validation(request.query_params) if validation else None
+    if token is not None:  # the provider checks this address before it subscribes
+        return Response(token, status_code=200, media_type="text/plain")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return Response("notification too large", status_code=413, media_type="text/plain")
+    recognise = getattr(factory, "notification", None)
+    verdict = recognise(dict(request.headers), channel, body) if recognise and channel else None
     if verdict is None:
         return Response("not a notification of this connection's channel", status_code=403, media_type="text/plain")
     if verdict == "changed" and enabled:
-        runner = context.extras.get("runner")
-        if runner is not None:
-            runner.request_sync(account_id, "push")
-        else:
-            from calsync.jobs.runner import engine_for
-
-            threading.Thread(target=engine_for(context).run, args=(account_id,), kwargs={"trigger": "push"},
-                             daemon=True).start()
+        _request_sync(context, account_id)
+    elif verdict in ("reauthorize", "recreate") and enabled:
+        _lifecycle(context, account_id, verdict)
+        _request_sync(context, account_id)  # changes may have gone unnoticed meanwhile
     return Response(status_code=200)
 
 

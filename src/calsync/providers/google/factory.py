@@ -76,7 +76,7 @@ class GoogleFactory:
         return target.scheme == "https" and not _local(target.hostname)
 
     @staticmethod
-    def notification(headers: Mapping[str, str], channel: Mapping[str, Any]) -> str | None:
+    def notification(headers: Mapping[str, str], channel: Mapping[str, Any], body: bytes = b"") -> str | None:
         """"changed" (sync now), "opened" (the channel's first message) or None (not ours)."""
         state = push.verify(headers, channel)
         return None if state is None else ("opened" if state == "sync" else "changed")

@@ -1,6 +1,6 @@
 """Settings › Calendar sync. The page lists the providers one can connect (each entry is either a
 form, as CalDAV's, or an OAuth button, as Google's and Microsoft's will be: adding one is a new
-`ProviderEntry`, not a new page), and its script drives the calendar-sync REST API
+`ProviderEntry`, or for OAuth a registered factory with `oauth()`, not a new page), and its script drives the calendar-sync REST API
 (/api/v1/calendar-sync: state, settings saved on change, start/stop/sync/disconnect, log,
 deletion confirmation). The trash (activities deleted by sync or by hand) is rendered here and
 restored through `crm.services.activities.restore_activity`."""
@@ -44,6 +44,7 @@ class ProviderEntry:
     start_url: str = ""
     presets: list[tuple[str, str]] = field(default_factory=list)
     blurb_args: dict[str, str] = field(default_factory=dict)  # %(name)s values of the translated blurb
+    notes: list[str] = field(default_factory=list)  # further translated remarks, with the same values
 
 
 BUILTIN = ProviderEntry(
@@ -67,37 +68,46 @@ PROVIDERS: list[ProviderEntry] = [
     ),
 ]
 
-GOOGLE = ProviderEntry(
-    key="google",
-    name="Google Calendar",
-    blurb=N_("Sign in with Google and allow calsync to see and edit the events of your calendars."),
-    kind="oauth",
-    start_url="/oauth/google/start",
-)
+OAUTH_BLURB = N_("Sign in with %(name)s and allow calsync to see and edit the events of your calendars.")
+NO_PUSH = N_("%(name)s cannot reach this server (CALSYNC_PUBLIC_URL is not a public https address), so changes "
+             "made there arrive with the next scheduled sync instead of within seconds.")
+NO_ATTENDEES = N_("When invitations are off, attendees are not written as attendees to %(name)s calendars (it would "
+                  "mail them): they stay in the CRM and, with details on, in the event's description.")
+
+
+def oauth_entries() -> list[ProviderEntry]:
+    """One button per registered provider that connects through OAuth and has a client set up
+    on this server (its factory's `configured`); its notes say what this server cannot do."""
+    from calsync.sync import registry
+    from calsync.web.oauth import oauth_factory
+
+    entries = []
+    for name in registry.names():
+        factory = oauth_factory(name)
+        if factory is None or not getattr(factory, "configured", False):
+            continue
+        label = str(getattr(factory, "label", name))
+        notes = []
+        reaches = getattr(factory, "push_reaches", None)
+        public = factory.settings().resolved_public_url() if hasattr(factory, "settings") else ""
+        if reaches is not None and not reaches(public + "/webhooks/calendar/0"):
+            notes.append(NO_PUSH)
+        if getattr(factory, "attendees_need_invitations", False):
+            notes.append(NO_ATTENDEES)
+        entries.append(ProviderEntry(key=name, name=label, blurb=OAUTH_BLURB, kind="oauth",
+                                     start_url=f"/oauth/{name}/start", blurb_args={"name": label},
+                                     notes=notes))
+    return entries
 
 
 def offered(context: AppContext | None = None) -> list[ProviderEntry]:
-    """The entries to show: the built-in calendar first when this server serves one, Google only
-    when this server has an OAuth client id for it."""
-    from calsync.sync import registry
-
+    """The entries to show: the built-in calendar first when this server serves one, then the
+    forms, then the OAuth providers set up on this server."""
     entries = list(PROVIDERS)
     if context is not None and builtin_available(context):
         dav_url = context.settings.resolved_public_url() + "/dav/"
         entries.insert(0, replace(BUILTIN, blurb_args={"dav_url": dav_url}))
-    try:
-        google = registry.get("google")
-    except KeyError:
-        return entries
-    if not getattr(google, "configured", False):
-        return entries
-    entry = GOOGLE
-    public = google.settings().resolved_public_url()  # type: ignore[attr-defined]
-    if not google.push_reaches(public + "/webhooks/calendar/0"):  # type: ignore[attr-defined]
-        entry = replace(GOOGLE, blurb=GOOGLE.blurb + " Google cannot reach this server (CALSYNC_PUBLIC_URL is not a "
-                        "public https address), so changes made in Google Calendar arrive with the next scheduled "
-                        "sync instead of within seconds.")
-    return [*entries, entry]
+    return [*entries, *oauth_entries()]
 
 
 PRIVATE_CHOICES = [
