@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     sync_interval_seconds: int = 300
     sync_debounce_seconds: float = 1.0
+    # external CalDAV servers cannot push: their accounts are polled this often (spread out)
+    caldav_poll_seconds: int = 60
     # after this long a sync run takes no new items and ends as "partial"; the next run goes on
     sync_run_budget_seconds: int = 300
     # occurrences of one recurring series taken in per sync window (the rest is left out, logged)

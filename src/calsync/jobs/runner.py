@@ -66,6 +66,7 @@ class EmbeddedRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.history: list[RunSummary] = []  # recent runs (bounded), for tests and status pages
+        self.requests: list[tuple[int, str]] = []  # recent requests (account, reason), bounded, for tests
         self.channels = Channels(context)  # push channels: opened after a successful run, renewed each round
 
     # --------------------------------------------------------------- interface
@@ -73,6 +74,7 @@ class EmbeddedRunner:
     def request_sync(self, account_id: int, reason: str, *, delay: float = 0.0) -> None:
         due = self.clock() + max(0.0, delay)
         with self._cond:
+            self.requests = (self.requests + [(account_id, reason)])[-200:]
             current = self._due.get(account_id)
             if current is not None and current <= due:
                 return

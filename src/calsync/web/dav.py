@@ -15,6 +15,7 @@ from calsync.providers.caldav import embedded
 from calsync.web import accesslog
 from calsync.web.context import AppContext
 from calsync.web.dav_limit import DavPasswordLimit
+from calsync.web.dav_writes import SyncOnWrite
 from calsync.web.pages.login_limit import limiter_for
 
 log = logging.getLogger("calsync.dav")
@@ -34,8 +35,9 @@ def install(app: FastAPI, context: AppContext) -> None:
 
     limited = DavPasswordLimit(radicale_app, limiter_for(context), settings.resolved_secret_key())
     own = accesslog.OwnRequests()
-    app.mount(embedded.MOUNT, accesslog.MarkOwnRequests(  # type: ignore[arg-type]
-        WSGIMiddleware(limited, workers=8), own, settings.resolved_secret_key()))
+    # A calendar app's write requests a sync of the calendar's owner (calsync.web.dav_writes).
+    app.mount(embedded.MOUNT, SyncOnWrite(accesslog.MarkOwnRequests(  # type: ignore[arg-type]
+        WSGIMiddleware(limited, workers=8), own, settings.resolved_secret_key()), context))
 
     def repoint() -> None:
         moved = embedded.repoint_embedded_accounts(
