@@ -1,5 +1,5 @@
 """The provider contract suite runs every test on each provider: in-memory, CalDAV on Radicale,
-CalDAV on Xandikos, Google Calendar on the emulator."""
+CalDAV on Xandikos, Google Calendar and Microsoft Graph on their emulators."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from tests.support.dav_fixtures import radicale, xandikos  # noqa: F401  (fixtures)
 from tests.support.google_emulator import GoogleEmulator, google_emulator
 from tests.support.harness import Harness, make_harness
+from tests.support.microsoft_emulator import MicrosoftEmulator, microsoft_emulator
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +27,14 @@ def google() -> Iterator[GoogleEmulator]:
         yield emulator
 
 
-@pytest.fixture(params=["memory", "radicale", "xandikos", "google"])
+@pytest.fixture(scope="session")
+def microsoft() -> Iterator[MicrosoftEmulator]:
+    """One Graph emulator for the session; each harness works in a calendar of its own."""
+    with microsoft_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(params=["memory", "radicale", "xandikos", "google", "microsoft"])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     servers = {}
     if request.param != "memory":

@@ -292,9 +292,15 @@ def _inbound_one(session: Session, account: SyncAccount, owner: Any, d: Decision
 # ---------------------------------------------------------------------- outbound
 
 
-def unmapped_fields(provider: object) -> frozenset[str]:
-    """The synced fields a provider declares it cannot carry (optional `unmapped_fields`)."""
-    return frozenset(getattr(provider, "unmapped_fields", ()) or ())
+def unmapped_fields(provider: object, send_invitations: bool = True) -> frozenset[str]:
+    """The synced fields a provider declares it cannot carry (optional `unmapped_fields`), plus
+    the attendees when writing them would mail them (optional `attendees_need_invitations`, Graph) and
+    the user has invitations off: they are not written, so the calendar's empty list is neither
+    a change nor a difference, and a pulled edit keeps the activity's attendees."""
+    fields = frozenset(getattr(provider, "unmapped_fields", ()) or ())
+    if not send_invitations and getattr(provider, "attendees_need_invitations", False):
+        fields |= {"attendees"}
+    return fields
 
 
 class Outbound:

@@ -200,10 +200,12 @@ class SyncEngine:
                     raise LookupError("account removed")
                 provider = self.opener(account)
                 settings_version = account.settings_version
+                send_invitations = bool(account.send_invitations)
             finally:
                 session.close()
             outbound = Outbound(self.sessions, self.commit, provider, account_id, summary, self.base_url, now)
             outbound.settings_version = settings_version
+            outbound.unmapped = unmapped_fields(provider, send_invitations)
             def writing(done: int, total: int) -> None:
                 report(Progress("writing", done, total))
                 if progress is not None:
@@ -296,7 +298,7 @@ class SyncEngine:
             else:
                 links = repo.relevant_links(session, account, pulled, repo.named_activity_ids(crm))
             repo.add_linked(session, account, crm, links)
-            settings = replace(repo.settings_of(account), unmapped=unmapped_fields(provider))
+            settings = replace(repo.settings_of(account), unmapped=unmapped_fields(provider, bool(account.send_invitations)))
             live_count = None if everything else repo.live_link_count(session, account)
             plan = decide([repo.link_state(link) for link in links], pulled, crm, settings, now, policy, live_count)
             for entry in plan.log:

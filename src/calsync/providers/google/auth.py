@@ -9,7 +9,6 @@ refresh token (rotation) replaces the stored one; `on_update` lets the owner per
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from calsync.providers.tokens import REFRESH_MARGIN, TokenSource as _SharedTokenSource
 from calsync.sync.provider import AuthError, ProviderError
 
 import authlib.deprecate  # noqa: F401  (installs Authlib's own warning filter first, so ours wins)
@@ -32,7 +32,6 @@ SCOPES = (
     "https://www.googleapis.com/auth/calendar.events",
     "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
 )
-REFRESH_MARGIN = dt.timedelta(seconds=120)
 RECONNECT = "the Google grant has expired or was revoked: reconnect Google Calendar in Settings › Calendar sync"
 
 Clock = Callable[[], dt.datetime]
@@ -117,47 +116,9 @@ def credentials_from(token: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     return creds
 
 
-class TokenSource:
-    """The access token of one account, refreshed before it expires; thread-safe.
-
-    `credentials` is updated in place on every refresh, and `on_update(credentials)` is called so
-    the owner can store the new (encrypted) tokens, rotated refresh tokens included."""
+class TokenSource(_SharedTokenSource):
+    """The shared token source (calsync.providers.tokens) with Google's reconnect message."""
 
     def __init__(self, client: OAuthClient, credentials: dict[str, Any], *, clock: Clock = _utcnow,
                  on_update: Callable[[dict[str, Any]], None] | None = None) -> None:
-        self.client = client
-        self.credentials = credentials
-        self.clock = clock
-        self.on_update = on_update
-        self.refreshes = 0
-        self._lock = threading.Lock()
-
-    def _expires_at(self) -> dt.datetime | None:
-        raw = self.credentials.get("expires_at")
-        return dt.datetime.fromisoformat(raw) if raw else None
-
-    def bearer(self) -> str:
-        """A valid access token, refreshed first when it expires within two minutes."""
-        with self._lock:
-            expires = self._expires_at()
-            token = self.credentials.get("access_token")
-            if not token or (expires is not None and expires - REFRESH_MARGIN <= self.clock()):
-                self._refresh()
-            return str(self.credentials["access_token"])
-
-    def refresh_after_401(self, rejected: str) -> str:
-        """The API refused `rejected`: refresh (unless another thread already did) and return the new one."""
-        with self._lock:
-            if self.credentials.get("access_token") == rejected:
-                self._refresh()
-            return str(self.credentials["access_token"])
-
-    def _refresh(self) -> None:
-        refresh_token = self.credentials.get("refresh_token")
-        if not refresh_token:
-            raise AuthError(RECONNECT)
-        fresh = self.client.refresh(str(refresh_token), self.clock)
-        self.credentials.update(fresh)
-        self.refreshes += 1
-        if self.on_update is not None:
-            self.on_update(dict(self.credentials))
+        super().__init__(client, credentials, clock=clock, on_update=on_update, reconnect=RECONNECT)

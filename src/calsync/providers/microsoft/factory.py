@@ -10,10 +10,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from calsync.config import Settings, get_settings
-from calsync.providers.google.auth import TokenSource
 from calsync.providers.microsoft import push
-from calsync.providers.microsoft.auth import OAuthClient
-from calsync.providers.microsoft.mailbox import Graph, Mailbox
+from calsync.providers.microsoft.auth import RECONNECT, OAuthClient
+from calsync.providers.microsoft.http import GraphHttp
+from calsync.providers.microsoft.mailbox import Mailbox
+from calsync.providers.microsoft.provider import MicrosoftProvider
+from calsync.providers.tokens import TokenSource
 from calsync.sync.provider import AuthError, ConnectError, ProviderError
 
 CALLBACK_PATH = "/oauth/microsoft/callback"
@@ -88,13 +90,13 @@ class MicrosoftFactory:
 
     def mailbox(self, credentials: dict[str, Any],
                 on_update: Callable[[dict[str, Any]], None] | None = None) -> Mailbox:
-        tokens = TokenSource(self.oauth(), credentials, on_update=on_update)  # type: ignore[arg-type]
-        return Mailbox(Graph(self.settings().microsoft_graph_url, tokens, timeout=self.timeout))
+        """The connection (calendars, subscriptions and, as MicrosoftProvider, sync and writes)."""
+        return self.open(credentials, on_update)
 
     def open(self, credentials: dict[str, Any],
-             on_update: Callable[[dict[str, Any]], None] | None = None) -> Any:
-        return self.mailbox(credentials, on_update)
-
+             on_update: Callable[[dict[str, Any]], None] | None = None) -> MicrosoftProvider:
+        tokens = TokenSource(self.oauth(), credentials, on_update=on_update, reconnect=RECONNECT)
+        return MicrosoftProvider(GraphHttp(self.settings().microsoft_graph_url, tokens, timeout=self.timeout))
 
 def _local(host: str | None) -> bool:
     if not host or host == "localhost":
