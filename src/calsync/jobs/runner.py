@@ -21,6 +21,7 @@ from sqlalchemy import select
 import calsync.providers  # noqa: F401  (registers the built-in calendar providers)
 from calsync.crm.services import changes
 from calsync.store.tables import SyncAccount
+from calsync.jobs.polling import is_polled, next_poll
 from calsync.jobs.push import Channels
 from calsync.sync.credentials import opener_with_store
 from calsync.sync.engine import SyncEngine
@@ -52,11 +53,13 @@ class EmbeddedRunner:
     """A timer thread and one worker thread; requests are a heap of (due time, account)."""
 
     def __init__(self, context: AppContext, engine: SyncEngine | None = None, *, interval: float | None = None,
-                 debounce: float | None = None, retry_base: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 debounce: float | None = None, poll: float | None = None, retry_base: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.context = context
         self.engine = engine or engine_for(context)
         self.interval = float(interval if interval is not None else context.settings.sync_interval_seconds)
         self.debounce = float(debounce if debounce is not None else context.settings.sync_debounce_seconds)
+        self.poll = float(poll if poll is not None else context.settings.caldav_poll_seconds)
         self.clock = clock
         self.retry_base = retry_base
         self._heap: list[tuple[float, int, str]] = []
@@ -133,22 +136,40 @@ class EmbeddedRunner:
             offset = (account_id * 7919) % max(1, int(self.interval))
             self.request_sync(account_id, "schedule", delay=(offset if not initial else offset % 3))
 
+    def _pop_due(self) -> tuple[int, str] | None:
+        """The next request due by now, taken off the heap; None if none is due (caller holds the lock)."""
+        while self._heap and not self._stop.is_set():
+            due, account_id, reason = self._heap[0]
+            if self._due.get(account_id) != due:
+                heapq.heappop(self._heap)  # superseded by an earlier request
+                continue
+            if due > self.clock():
+                break
+            heapq.heappop(self._heap)
+            del self._due[account_id]
+            return account_id, reason
+        return None
+
     def _next(self) -> tuple[int, str] | None:
         """The next due request, or None after waiting up to a second."""
         with self._cond:
-            while self._heap and not self._stop.is_set():
-                due, account_id, reason = self._heap[0]
-                if self._due.get(account_id) != due:
-                    heapq.heappop(self._heap)  # superseded by an earlier request
-                    continue
-                if due > self.clock():
-                    break
-                heapq.heappop(self._heap)
-                del self._due[account_id]
-                return account_id, reason
+            job = self._pop_due()
+            if job is not None:
+                return job
             wait = min(1.0, self._heap[0][0] - self.clock()) if self._heap else 1.0
             self._cond.wait(timeout=max(0.01, wait))
         return None
+
+    def run_due(self) -> list[tuple[int, str]]:
+        """Runs, in this thread, every request due by the clock's now (for an injected clock)."""
+        ran: list[tuple[int, str]] = []
+        while True:
+            with self._cond:
+                job = self._pop_due()
+            if job is None:
+                return ran
+            ran.append(job)
+            self._run(*job)
 
     def _loop(self) -> None:
         next_round = self.clock() + self.interval
@@ -185,6 +206,19 @@ class EmbeddedRunner:
             self._failures.pop(account_id, None)
         if summary.status == "ok":
             self._safe(lambda: self.channels.ensure(account_id))
+            self._safe(lambda: self._plan_poll(account_id))
+
+    def _plan_poll(self, account_id: int) -> None:
+        """After a good run of an account that cannot push: its next poll, at its own slot."""
+        session = self.context.sessions()
+        try:
+            account = session.get(SyncAccount, account_id)
+            polled = account is not None and account.enabled and is_polled(self.context.box, account)
+        finally:
+            session.close()
+        if polled:
+            now = self.clock()
+            self.request_sync(account_id, "poll", delay=next_poll(account_id, self.poll, now) - now)
 
 
 def install(app: FastAPI, context: AppContext) -> None:
