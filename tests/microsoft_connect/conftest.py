@@ -55,7 +55,13 @@ class App:
 
 
 @pytest.fixture
-def app(tmp_path: Path, sqlite_url: str) -> Iterator[App]:
+def app_settings() -> dict[str, object]:
+    """Extra settings for the app under test (overridden by tests that need the runner)."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path: Path, sqlite_url: str, app_settings: dict[str, object]) -> Iterator[App]:
     from calsync.web.app import create_app
     from tests.conftest import _settings
 
@@ -65,7 +71,7 @@ def app(tmp_path: Path, sqlite_url: str) -> Iterator[App]:
     with microsoft_emulator(config) as emu:
         settings: Settings = _settings(tmp_path, sqlite_url, public_url=base, microsoft_client_id=config.client_id,
                                        microsoft_client_secret=config.client_secret, microsoft_tenant=config.tenant,
-                                       microsoft_graph_url=emu.base, microsoft_login_url=emu.base)
+                                       microsoft_graph_url=emu.base, microsoft_login_url=emu.base, **app_settings)
         previous = registry.get("microsoft")
         registry.register(MicrosoftFactory(lambda: settings))
         try:
