@@ -99,3 +99,26 @@ def test_a_failing_external_account_keeps_its_backoff_not_the_poll(h: Harness) -
     runner.request_sync(account, "manual")
     run_for(runner, clock, 250)
     assert [why for _, _, why in engine.runs] == ["manual"]  # next try after 300 s, not at the next poll
+
+
+def test_the_settings_say_how_soon_calendar_changes_arrive(h: Harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from calsync.jobs import freshness
+    from calsync.store.tables import SyncAccount
+
+    monkeypatch.setattr(h.context.settings, "runner", "embedded")
+    monkeypatch.setattr(h.context.settings, "embedded_dav", True)
+    external = connect(h, "carol@example.com", "caldav", {"url": "https://cal.example/", "username": "u", "password": "p"})
+    builtin = connect(h, "bob@example.com", "caldav", {"url": "http://127.0.0.1:8000/dav/", "embedded": True})
+    google = connect(h, "gus@example.com", "google", {"refresh_token": "t"})
+
+    def arrive(account_id: int) -> dict | None:  # type: ignore[type-arg]
+        with h.session() as s:
+            return freshness.changes_arrive(h.context, s.get(SyncAccount, account_id))
+
+    assert arrive(builtin) == {"within": "seconds", "minutes": 0}
+    assert arrive(external) == {"within": "minute", "minutes": 1}
+    assert arrive(google) == {"within": "minutes", "minutes": 5}  # Google cannot reach 127.0.0.1: the schedule
+    monkeypatch.setattr(freshness.Channels, "reachable", lambda self, account: True)
+    assert arrive(google) == {"within": "seconds", "minutes": 0}  # a public address: Google pushes
+    monkeypatch.setattr(h.context.settings, "caldav_poll_seconds", 180)
+    assert arrive(external) == {"within": "minutes", "minutes": 3}

@@ -38,7 +38,7 @@ def live(tmp_path: Path) -> Iterator[tuple[Served, EmbeddedRunner]]:
     url = f"sqlite:///{tmp_path / 'push.db'}"
     migrate.upgrade(url)
     settings = _settings(tmp_path, url, embedded_dav=True, runner="embedded", port=port,
-                         base_url=f"http://127.0.0.1:{port}", sync_interval_seconds=3600, caldav_poll_seconds=3600)
+                         base_url=f"http://127.0.0.1:{port}", sync_interval_seconds=3600)
     from calsync.web.app import create_app
 
     app = create_app(settings)
@@ -92,3 +92,33 @@ def served_calendar(served: Served, email: str) -> str:
     body = '<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>'
     return httpx.request("REPORT", served.calendar_url(email), auth=(email, PASSWORD), content=body,
                          headers={"Depth": "1", "Content-Type": "application/xml"}, timeout=30).text
+
+
+@pytest.mark.browser
+def test_calendar_sync_says_changes_arrive_within_seconds_or_a_minute(page, live: tuple[Served, EmbeddedRunner]) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    from calsync.store.db import session_scope
+    from calsync.store.tables import User
+    from calsync.sync import accounts as sync_accounts
+    from calsync.sync.model import CalendarInfo
+    from tests.web.conftest import sign_in
+
+    served, runner = live
+    connect_bob(served, runner)
+    sign_in(page, served.base, "bob@example.com")
+    page.goto(served.base + "/settings/calendar-sync")
+    expect(page.locator("#s-freshness")).to_have_text("Changes in your calendar arrive within seconds.")
+
+    # Carol's calendar is on an external CalDAV server: polled, so within a minute.
+    served.add_user("carol@example.com", "Carol")
+    with session_scope(served.context.sessions) as session:
+        carol = session.query(User).filter_by(email="carol@example.com").one()
+        calendar = CalendarInfo(id="https://cal.example/carol/work/", name="Work", writable=True, primary=True)
+        sync_accounts.store_connection(session, served.context.box, carol, "caldav", "carol at cal.example",
+                                       {"url": "https://cal.example/", "username": "carol", "password": "p"},
+                                       [calendar], wanted=calendar.id, explicit=True, )
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, served.base, "carol@example.com")
+    page.goto(served.base + "/settings/calendar-sync")
+    expect(page.locator("#s-freshness")).to_have_text("Changes in your calendar arrive within a minute.")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from calsync.crm.errors import Invalid
 from calsync.crm.services import sync_health
+from calsync.jobs.freshness import changes_arrive
 from calsync.jobs.runner import engine_for
 from calsync.store.tables import User
 from calsync.sync import accounts
@@ -50,6 +51,11 @@ def _request_sync(context: AppContext, account_id: int, reason: str) -> None:
     threading.Thread(target=engine.run, args=(account_id,), kwargs={"trigger": reason}, daemon=True).start()
 
 
+def _view(context: AppContext, account: Any) -> dict[str, Any]:
+    """The account as the API shows it, with how soon calendar changes arrive (settings page)."""
+    return {**accounts.view(account), "changes_arrive": changes_arrive(context, account)}
+
+
 def _body(payload: Any) -> dict[str, Any]:
     if payload is None:
         return {}
@@ -63,7 +69,7 @@ def get_sync(user: User = Depends(current_user), session: Session = Depends(get_
              context: AppContext = Depends(get_context)) -> dict[str, Any]:
     account = repo.account_of_user(session, user.id)
     data = {"connected": False} if account is None else {
-        "connected": True, **accounts.view(account), **accounts.import_type_state(session, account),
+        "connected": True, **_view(context, account), **accounts.import_type_state(session, account),
         "problems": [p.as_dict() for p in sync_health.problems(session, account, is_admin=user.is_admin)]}
     return ok(data, providers=_providers(context))
 
@@ -72,7 +78,7 @@ def get_sync(user: User = Depends(current_user), session: Session = Depends(get_
 def patch_sync(payload: Any = Body(None), user: User = Depends(current_user), session: Session = Depends(get_session),
                context: AppContext = Depends(get_context)) -> dict[str, Any]:
     account = accounts.update_settings(session, context.box, user, _body(payload))
-    data = {"connected": True, **accounts.view(account), **accounts.import_type_state(session, account)}
+    data = {"connected": True, **_view(context, account), **accounts.import_type_state(session, account)}
     session.commit()
     from calsync.jobs.push import Channels
 
@@ -133,7 +139,7 @@ def connect(payload: Any = Body(None), user: User = Depends(current_user), sessi
         account = accounts.connect(session, context.box, user, provider, body, choose="if_several")
     if settings:
         account = accounts.update_settings(session, context.box, user, settings)
-    data = {"connected": True, **accounts.view(account)}
+    data = {"connected": True, **_view(context, account)}
     session.commit()
     if account.calendar_id:
         _request_sync(context, account.id, "connect")
@@ -189,21 +195,22 @@ def resync(wait: bool = Query(False), user: User = Depends(current_user), sessio
 def start(user: User = Depends(current_user), session: Session = Depends(get_session),
           context: AppContext = Depends(get_context)) -> dict[str, Any]:
     account = accounts.set_enabled(session, user, True)
-    data = {"connected": True, **accounts.view(account)}
+    data = {"connected": True, **_view(context, account)}
     session.commit()
     _request_sync(context, account.id, "start")
     return ok(data)
 
 
 @router.post("/stop")
-def stop(user: User = Depends(current_user), session: Session = Depends(get_session)) -> dict[str, Any]:
+def stop(user: User = Depends(current_user), session: Session = Depends(get_session),
+         context: AppContext = Depends(get_context)) -> dict[str, Any]:
     account = accounts.set_enabled(session, user, False)
-    return ok({"connected": True, **accounts.view(account)})
+    return ok({"connected": True, **_view(context, account)})
 
 
 def _decide(decision: str, user: User, session: Session, context: AppContext) -> dict[str, Any]:
     account = accounts.decide_deletions(session, user, decision)  # type: ignore[arg-type]
-    data = {"connected": True, **accounts.view(account)}
+    data = {"connected": True, **_view(context, account)}
     session.commit()
     _request_sync(context, account.id, decision)
     return ok(data)

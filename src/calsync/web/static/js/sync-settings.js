@@ -102,6 +102,13 @@
     var lastError = s.last_error ? sentence(s.last_error) + (s.last_error_at ? " (" + when(s.last_error_at) + ")" : "") : t("none");
     if (s.last_error && s.state === "auth_error") lastError += " — " + t("reconnect your account.");
     $("s-last-error").textContent = lastError;
+    var arrive = s.changes_arrive;
+    $("freshness-row").hidden = !arrive;
+    $("s-freshness").dataset.within = arrive ? arrive.within : "";
+    $("s-freshness").textContent = !arrive ? ""
+      : arrive.within === "seconds" ? t("Changes in your calendar arrive within seconds.")
+      : arrive.within === "minute" ? t("Changes in your calendar arrive within a minute.")
+      : t("Changes in your calendar arrive within {count} minutes.", { count: arrive.minutes });
     $("auth-banner").hidden = s.state !== "auth_error";
     $("auth-banner").textContent = s.provider === "google"
       ? t("Sync has stopped: Google no longer accepts calsync's access to your calendar. Reconnect with “Switch account”, then “Connect Google Calendar”.")
