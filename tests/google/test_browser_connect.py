@@ -57,6 +57,6 @@ def test_sync_both_ways_then_a_revoked_grant_shows_the_banner(app: App, people: 
     app.emulator.post("/expire-access-tokens")
     page.get_by_role("button", name="Sync now").click()
     expect(page.locator("#auth-banner")).to_be_visible()
-    expect(page.locator("#auth-banner")).to_contain_text("Google no longer accepts calsync's access")
+    expect(page.locator("#auth-banner")).to_contain_text("Google Calendar no longer accepts calsync's access")
     expect(page.locator("#s-last-error")).to_contain_text("reconnect Google Calendar")
     shoot(page, "google-auth-error")

@@ -86,13 +86,25 @@
     loadLog();
   }
 
+  // The name of the provider's sign-in button (Google Calendar, Microsoft 365...), when the
+  // account's provider connects through OAuth on this server; else null.
+  function oauthLabel(provider) {
+    if (!provider) return null;
+    var entries = document.querySelectorAll('#providers .provider[data-kind="oauth"]');
+    for (var i = 0; i < entries.length; i++) {
+      if (entries[i].dataset.provider === provider) return entries[i].dataset.label;
+    }
+    return null;
+  }
+
   function renderStatus() {
     var s = state;
     $("s-account").textContent = (s.account || "") + (s.provider ? " (" + s.provider + ")" : "");
     $("s-calendar").textContent = s.calendar_name || s.calendar_id || t("none chosen yet");
     var words = STATES[s.state] || [s.state || t("unknown"), ""];
-    if (s.state === "auth_error" && s.provider === "google") {
-      words = [t("Cannot sign in"), t("Google no longer accepts calsync's access (expired or revoked): reconnect with “Switch account”, then “Connect Google Calendar”.")];
+    var label = oauthLabel(s.provider);
+    if (s.state === "auth_error" && label) {
+      words = [t("Cannot sign in"), t("{name} no longer accepts calsync's access (expired or revoked): reconnect with “Switch account”, then “Connect {name}”.", {name: label})];
     }
     var stateEl = $("s-state");
     stateEl.textContent = words[0] + (words[1] ? " — " + words[1] : "");
@@ -110,8 +122,8 @@
       : arrive.within === "minute" ? t("Changes in your calendar arrive within a minute.")
       : t("Changes in your calendar arrive within {count} minutes.", { count: arrive.minutes });
     $("auth-banner").hidden = s.state !== "auth_error";
-    $("auth-banner").textContent = s.provider === "google"
-      ? t("Sync has stopped: Google no longer accepts calsync's access to your calendar. Reconnect with “Switch account”, then “Connect Google Calendar”.")
+    $("auth-banner").textContent = label
+      ? t("Sync has stopped: {name} no longer accepts calsync's access to your calendar. Reconnect with “Switch account”, then “Connect {name}”.", {name: label})
       : t("Sync has stopped: the calendar server does not accept your sign-in any more. Reconnect your account with “Switch account”.");
     var enabled = s.enabled !== false && s.state !== "paused";
     $("start").disabled = enabled;
