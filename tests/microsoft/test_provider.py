@@ -188,3 +188,16 @@ def test_no_more_than_four_requests_at_once_per_mailbox(outlook: MicrosoftHarnes
     assert len(log) == 10
     assert [r["status"] for r in log] == [200] * 10
     assert all(p["status"] == 201 for r in log for p in r["parts"])
+
+
+def test_removed_items_are_looked_up_20_to_a_batch_request(outlook: MicrosoftHarness, emu: MicrosoftEmulator) -> None:
+    ids = [outlook.put_single(f"gone {n}", hour(2, 0) + dt.timedelta(minutes=10 * n), hour(2, 1) + dt.timedelta(minutes=10 * n))
+           for n in range(30)]
+    _, _, cursor = listing(outlook, None)
+    for event_id in ids:
+        outlook.delete(event_id)
+    before = seq(emu)
+    _, removed, _ = listing(outlook, cursor)
+    assert sorted(r.event_id for r in removed if r.reason == "deleted") == sorted(ids)
+    log = emu.requests(before)
+    assert [r["path"].rsplit("/", 1)[-1] for r in log] == ["delta", "$batch", "$batch"]

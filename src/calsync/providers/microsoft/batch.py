@@ -52,6 +52,15 @@ def decode(body: object, count: int) -> list[Answer | None]:
     return answers
 
 
+def send_batch(http: GraphHttp, calls: list[Call]) -> list[Answer | None]:
+    """One `$batch` request; one Answer (or None when Graph left it out) per call."""
+    response = http.send("POST", "/v1.0/$batch", json=encode(calls))
+    if response.status_code != 200:
+        raise ProviderError(f"Microsoft Graph refused the batch request (HTTP {response.status_code}): "
+                            f"{response.text[:200]}")
+    return decode(response.json(), len(calls))
+
+
 def _retryable(answer: Answer | None) -> bool:
     return answer is None or answer.status in (401, 429) or answer.status >= 500
 
@@ -87,13 +96,8 @@ class Batcher:
         return None
 
     def send(self, calls: list[Call]) -> list[Answer | None]:
-        """One `$batch` request; one Answer (or None when Graph left it out) per call."""
-        response = self.http.send("POST", "/v1.0/$batch", json=encode(calls))
         self.batches += 1
-        if response.status_code != 200:
-            raise ProviderError(f"Microsoft Graph refused the batch request (HTTP {response.status_code}): "
-                                f"{response.text[:200]}")
-        return decode(response.json(), len(calls))
+        return send_batch(self.http, calls)
 
     def write_many(self, writes: list[Write]) -> list[Outcome]:
         outcomes = [Outcome() for _ in writes]

@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -58,6 +59,32 @@ def retry_after(headers: Any) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+@dataclass
+class Call:
+    """One Graph request: method, path below the Graph root (`/v1.0/...`), query, body, headers."""
+
+    method: str
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Answer:
+    """A Graph answer, from a single request or from a `$batch` response."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def message(self) -> str:
+        try:
+            return str(self.body["error"]["message"])
+        except (KeyError, TypeError):
+            return str(self.body)[:200] if self.body else ""
 
 
 class GraphHttp:

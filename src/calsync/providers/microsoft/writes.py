@@ -18,40 +18,11 @@ rules apply to a single request and to a request inside a `$batch` (batch.py).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from calsync.providers.microsoft import wire
 from calsync.providers.microsoft.changes import Lister
-from calsync.providers.microsoft.http import GraphHttp, path
+from calsync.providers.microsoft.http import Answer, Call, GraphHttp, path
 from calsync.sync.model import Event
 from calsync.sync.provider import AlreadyExists, EventNotFound, PreconditionFailed, ProviderError
-
-
-@dataclass
-class Call:
-    """One Graph request: method, path below the Graph root (`/v1.0/...`), query, body, headers."""
-
-    method: str
-    url: str
-    params: dict[str, str] = field(default_factory=dict)
-    json: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Answer:
-    """A Graph answer, from a single request or from a `$batch` response."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def message(self) -> str:
-        try:
-            return str(self.body["error"]["message"])
-        except (KeyError, TypeError):
-            return str(self.body)[:200] if self.body else ""
 
 
 def _same(sent: Event, got: Event) -> bool:
