@@ -1,5 +1,5 @@
 """Settings › Calendar sync. The page lists the providers one can connect (each entry is either a
-form, as CalDAV's, or an OAuth button, as Google's and Microsoft's will be: adding one is a new
+form, as CalDAV's, or an OAuth button, as Google's and Microsoft's: adding one is a new
 `ProviderEntry`, or for OAuth a registered factory with `oauth()`, not a new page), and its script drives the calendar-sync REST API
 (/api/v1/calendar-sync: state, settings saved on change, start/stop/sync/disconnect, log,
 deletion confirmation). The trash (activities deleted by sync or by hand) is rendered here and
