@@ -1,17 +1,17 @@
 """The part of a Microsoft 365 connection that connecting and push need: the mailbox's calendars
-and its change-notification subscriptions (push.py), over Graph with a refreshing bearer token.
-The full provider (delta sync, writes) extends this class."""
+and its change-notification subscriptions (push.py), over Graph (GraphHttp: a refreshing bearer
+token, retries). The full provider (delta sync, writes) extends this class."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
-import httpx
 
 from calsync.providers.microsoft import push
+from calsync.providers.microsoft.http import GraphHttp
 from calsync.sync.model import CalendarInfo
-from calsync.sync.provider import AuthError, ProviderError
+from calsync.sync.provider import ProviderError
 
 Clock = Callable[[], dt.datetime]
 
@@ -20,36 +20,12 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-class Graph:
-    """httpx to Graph with the account's bearer token; one refresh and retry on 401."""
-
-    def __init__(self, graph_url: str, tokens: Any, *, timeout: float = 30.0) -> None:
-        self.tokens = tokens
-        self.client = httpx.Client(base_url=graph_url.rstrip("/"), timeout=timeout)
-
-    def send(self, method: str, url: str, *, json: Any = None) -> httpx.Response:
-        token = self.tokens.bearer()
-        try:
-            response = self.client.request(method, url, json=json, headers={"Authorization": f"Bearer {token}"})
-            if response.status_code == 401:
-                token = self.tokens.refresh_after_401(token)
-                response = self.client.request(method, url, json=json, headers={"Authorization": f"Bearer {token}"})
-        except httpx.HTTPError as exc:
-            raise ProviderError(f"cannot reach Microsoft Graph: {exc}") from None
-        if response.status_code == 401:
-            raise AuthError("Microsoft Graph refused the access token: reconnect Microsoft 365 in Settings › Calendar sync")
-        return response
-
-    def close(self) -> None:
-        self.client.close()
-
-
 class Mailbox:
     """Calendars and subscriptions of one mailbox."""
 
     name = "microsoft"
 
-    def __init__(self, http: Graph, clock: Clock = _utcnow) -> None:
+    def __init__(self, http: GraphHttp, clock: Clock = _utcnow) -> None:
         self.http = http
         self.clock = clock
 
