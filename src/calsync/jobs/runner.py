@@ -1,5 +1,7 @@
 """When syncs run. The embedded runner (default) lives in the app process: a sync about a second
-after a synced user's CRM change, one per account on a spread-out schedule, and "sync now";
+after a synced user's CRM change or a calendar app's write to the built-in calendar
+(web/dav_writes.py), one per account on a spread-out schedule, external CalDAV accounts polled
+every minute at their own slot (jobs/polling.py), and "sync now";
 never two runs of one account at once; failed runs retried with backoff; an auth error waits for
 a reconnect. Anything else that schedules syncs (Celery later, webhooks) implements
 `SyncScheduler`."""
