@@ -1,9 +1,9 @@
-"""Google Calendar (emulator) against CalDAV (Radicale) on the same work, in one run: the first
+"""Google Calendar and Microsoft Graph (emulators) against CalDAV (Radicale) on the same work, in one run: the first
 import of N events made in the calendar, an idle sync, pushing M new activities, pushing M
-changed activities, an idle sync after the writes; one table row per phase with both sides. Requests are counted at the server for Google (the emulator's request log: a
+changed activities, an idle sync after the writes; one table row per phase with both sides. Requests are counted at the server for Google and Microsoft (the emulators' request logs: a
 batch is one request) and by the CalDAV client for Radicale; time is the engine run.
 
-Run: `.venv/bin/python -m bench.google_sync [--events 5000] [--pushes 1000]`."""
+Run: `.venv/bin/python -m bench.google_sync [--events 5000] [--pushes 1000] [--sides google,microsoft,radicale]`."""
 
 from __future__ import annotations
 
@@ -91,6 +91,44 @@ class GoogleSide(Side):
         return int(log[-1]["seq"]) if log else 0
 
     def close(self) -> None:
+        self._cm.__exit__(None, None, None)
+
+
+class MicrosoftSide(Side):
+    name = "Microsoft (emulator)"
+
+    def __init__(self) -> None:
+        from tests.support.harness import MicrosoftHarness
+        from tests.support.microsoft_emulator import microsoft_emulator
+
+        self._cm = microsoft_emulator()
+        self.emu = self._cm.__enter__()
+        self.emu.post("/throttle", {"requests_per_ten_minutes": 10_000_000})
+        self.side = MicrosoftHarness(self.emu)
+        self.calendar_id = self.side.calendar_id
+
+    def populate(self, count: int) -> None:
+        """Events made in Outlook (sent as `$batch` requests of 20, not counted in the figures)."""
+        from calsync.providers.microsoft.batch import encode
+        from calsync.providers.microsoft.http import Call, path
+
+        fmt = "%Y-%m-%dT%H:%M:%S"
+        for first in range(0, count, 20):
+            calls = [Call("POST", path("me", "calendars", self.calendar_id, "events"), {}, {
+                "subject": f"Event {n}", "start": {"dateTime": start_of(n).strftime(fmt), "timeZone": "UTC"},
+                "end": {"dateTime": (start_of(n) + dt.timedelta(minutes=30)).strftime(fmt), "timeZone": "UTC"}})
+                for n in range(first, min(count, first + 20))]
+            self.side.api.post("/$batch", json=encode(calls)).raise_for_status()
+
+    def open(self) -> CalendarProvider:
+        return self.side.factory.open(self.side.credentials)
+
+    def requests(self) -> int:
+        log = self.emu.requests()
+        return int(log[-1]["seq"]) if log else 0
+
+    def close(self) -> None:
+        self.side.close()
         self._cm.__exit__(None, None, None)
 
 
@@ -191,12 +229,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--pushes", type=int, default=1000)
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
-    parser.add_argument("--sides", default="google,radicale", help="which sides to run (google, radicale)")
+    parser.add_argument("--sides", default="google,radicale", help="which sides to run (google, microsoft, radicale)")
     args = parser.parse_args()
     os.environ.setdefault("CALSYNC_TEST_PROVIDERS", "1")
     folder = tempfile.mkdtemp(prefix="calsync-bench-google-")
     rows: list[dict[str, Any]] = []
-    makers = {"google": GoogleSide, "radicale": RadicaleSide}
+    makers = {"google": GoogleSide, "microsoft": MicrosoftSide, "radicale": RadicaleSide}
     for name in args.sides.split(","):
         side = makers[name.strip()]()
         try:
