@@ -16,9 +16,9 @@ rules apply to a single request and to a part of a batch (batch.py)."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
 
+from calsync.providers.calls import Answer, Call
 from calsync.providers.google import wire
 from calsync.providers.google.changes import Lister
 from calsync.providers.google.http import GoogleHttp, path
@@ -27,31 +27,6 @@ from calsync.sync.provider import AlreadyExists, EventNotFound, PreconditionFail
 
 
 SAME_DELETION = dt.timedelta(seconds=2)  # exceptions cancelled this close to their series went with it
-
-
-@dataclass
-class Call:
-    """One API request: method, path below the API root, query, JSON body, headers."""
-
-    method: str
-    url: str
-    params: dict[str, str] = field(default_factory=dict)
-    json: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Answer:
-    """An API answer, from a single request or from a batch part."""
-
-    status: int
-    body: Any = None
-
-    def message(self) -> str:
-        try:
-            return str(self.body["error"]["message"])
-        except (KeyError, TypeError):
-            return str(self.body)[:200] if self.body else ""
 
 
 def _send_updates(send_invitations: bool) -> dict[str, str]:

@@ -17,18 +17,20 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from calsync.providers.calls import Answer, Call
 from calsync.providers.tokens import TokenSource
 from calsync.sync.provider import AuthError, ProviderError, RateLimited
 
 PREFER = 'outlook.timezone="UTC", IdType="ImmutableId", outlook.body-content-type="text"'
 MAX_CONCURRENT = 4  # Graph's per-mailbox concurrency limit
 MAX_WAIT = 10.0  # longer waits are left to the scheduler (RateLimited.retry_after)
+
+__all__ = ["Answer", "Call", "GraphHttp", "PREFER", "error_code", "message", "path", "retry_after"]
 
 
 def path(*segments: str) -> str:
@@ -59,32 +61,6 @@ def retry_after(headers: Any) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except (TypeError, ValueError):
         return None
-
-
-@dataclass
-class Call:
-    """One Graph request: method, path below the Graph root (`/v1.0/...`), query, body, headers."""
-
-    method: str
-    url: str
-    params: dict[str, str] = field(default_factory=dict)
-    json: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Answer:
-    """A Graph answer, from a single request or from a `$batch` response."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def message(self) -> str:
-        try:
-            return str(self.body["error"]["message"])
-        except (KeyError, TypeError):
-            return str(self.body)[:200] if self.body else ""
 
 
 class GraphHttp:
