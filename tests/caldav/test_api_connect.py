@@ -139,3 +139,18 @@ def test_an_account_with_one_writable_calendar_starts_at_once(api: httpx.Client,
     assert connected.status_code == 201, connected.text
     data = connected.json()["data"]
     assert (data["state"], data["calendar_id"], data["calendar_name"]) == ("active", only, "Only one")
+
+
+def test_an_account_with_several_calendars_starts_at_once_on_the_one_named(api: httpx.Client, fresh: DavServer) -> None:
+    """A calendar named at connect ("calendar": its name) is the user's choice: no second question,
+    and the sync goes to that one, whatever other calendars the account holds."""
+    fresh.make_calendar("alice", "work", display="Work")
+    personal = fresh.make_calendar("alice", "personal", display="Personal")
+    connected = api.post("/api/v1/calendar-sync/connect", json={
+        "provider": "caldav", "url": fresh.url, "username": "alice", "password": "alice-pass-1",
+        "calendar": "Personal"})
+    assert connected.status_code == 201, connected.text
+    data = connected.json()["data"]
+    assert (data["state"], data["calendar_id"], data["calendar_name"]) == ("active", personal, "Personal")
+    run = api.post("/api/v1/calendar-sync/sync?wait=true").json()["data"]
+    assert run["status"] == "ok", run

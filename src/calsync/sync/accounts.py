@@ -110,7 +110,9 @@ def connect(session: Session, box: SecretBox, user: User, provider: str, params:
         opened.close()
     if params.get("choose_calendar"):
         choose = "always"
-    wanted = params.get("calendar_id")
+    # A calendar named at connect (CalDAV's "calendar": a name or an address) was found by the
+    # factory, which keeps its id in the credentials: it counts as chosen, nothing to ask.
+    wanted = params.get("calendar_id") or (creds.get("calendar_id") if params.get("calendar") else None)
     return store_connection(session, box, user, provider, name, creds, calendars, wanted=wanted,
                             explicit=bool(wanted or params.get("calendar")), choose=choose)
 
