@@ -703,7 +703,10 @@ class SyncMachine(RuleBasedStateMachine):
     def _run_faulty(self, mid_run_edit_counts: bool = True) -> None:
         """A run with something injected; when the injection never fired the run was clean.
         `mid_run_edit_counts` False: a person's edit during the run came before anything was
-        decided, so only answers that include it are acceptable."""
+        decided, so only answers that include it are acceptable. Time passes between runs, as
+        for a clean one: a write or deletion that failed in an earlier run is due again (its
+        retry backoff is at most an hour), so a run whose fault never fired must have done it."""
+        self.offset += dt.timedelta(minutes=61)
         before = self._snapshot_model()
         now = self.now()
         pre = {n: self.model.expect(i, now) for n, i in self.model.items.items() if not i.retired} if mid_run_edit_counts else None
@@ -822,7 +825,6 @@ class SyncMachine(RuleBasedStateMachine):
         that missed them): nothing may be decided from that absence."""
         self.side.expire_cursors()
         self.faults.drop = count
-        self.offset += dt.timedelta(minutes=61)
         self._hooked = True  # what was left out may come in later; what is there must not go
         self._run_faulty()
 
