@@ -278,6 +278,34 @@ def test_an_emptied_calendar_asks_only_when_two_items_would_be_deleted(h: Harnes
     assert sorted(a.subject for a in h.activities(A, deleted=True)) == ["One", "Two"]
 
 
+def test_activities_given_away_whose_events_lie_before_the_window_leave_without_a_question(h: Harness) -> None:
+    """Giving activities away is the CRM's own request to remove their events. When their events
+    already lie before the window, a complete listing is empty, yet that is no emptied calendar:
+    the events go without asking the user to confirm anything (soak seed 1004)."""
+    from calsync.crm.schemas import ActivityUpdate
+    from calsync.crm.services.activities import update_activity
+    from calsync.store.tables import User
+    from calsync.sync.engine import SyncEngine
+
+    boss = "boss@example.com"
+    h.user(B)
+    h.user(boss, admin=True)
+    h.connect(A)
+    given = [h.create(A, "One"), h.create(A, "Two")]
+    h.sync(A)
+    assert summaries(h) == ["One", "Two"]
+    with h.session() as s:
+        for aid in given:
+            update_activity(s, s.get(User, h.users[boss]), aid, ActivityUpdate(owner_id=h.users[B]), source="api")
+    later = dt.datetime.now(UTC) + dt.timedelta(hours=118)  # both events now end before the window opens
+    h.engine = SyncEngine(h.context.sessions, lambda account: h.factory.open({"account": account.account_name}),
+                          clock=lambda: later)
+    h.server.expire_cursors(A)  # a complete listing, which holds no event of the window
+    summary = h.sync(A)
+    assert summary.status == "ok", summary
+    assert summaries(h) == []
+
+
 def test_expired_grant_sets_auth_error_and_stops_retries_until_reconnect(h: Harness) -> None:
     h.connect(A)
     h.server.revoke(A)

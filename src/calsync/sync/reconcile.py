@@ -423,21 +423,25 @@ def decide(
         if (item.origin == "crm" and not s.pushes(item.type_key)) or item.fields.ends_before(now):
             continue
         plan.add("push_create", activity_id=item.id)
-    _guard(plan, pulled, len(live) if live_count is None else live_count, policy)
+    _guard(plan, pulled, len(live) if live_count is None else live_count, gone, policy)
     return plan
 
 
-def _guard(plan: Plan, pulled: Pulled, live: int, policy: DeletionPolicy) -> None:
+def _guard(plan: Plan, pulled: Pulled, live: int, gone: set[EventKey], policy: DeletionPolicy) -> None:
     deletions = plan.deletions
     if not deletions or policy == "confirmed":
         return
     limit = max(MASS_DELETE_MIN, int(live * MASS_DELETE_SHARE))
-    # only pairs that would really be deleted count: a pair deleted on both sides just goes
-    emptied = pulled.full and not pulled.events and len(deletions) >= 2
+    # An emptied calendar is weighed by what its emptiness would delete: pairs whose event is
+    # gone from the listing and that would really be deleted (a pair deleted on both sides just
+    # goes). Deletions the CRM asked for (an activity deleted or given away) are not evidence of
+    # an emptied calendar, even when the listing is empty because their events lie before the window.
+    lost = sum(1 for d in deletions if d.key in gone)
+    emptied = pulled.full and not pulled.events and lost >= 2
     if len(deletions) > limit:
         plan.guard = f"this sync would delete {len(deletions)} of {live} synced items (more than {limit}): confirm or cancel"
     elif emptied:
-        plan.guard = f"the calendar suddenly lists no events while {len(deletions)} synced items were in it: confirm the deletions or cancel"
+        plan.guard = f"the calendar suddenly lists no events while {lost} synced items were in it: confirm the deletions or cancel"
     if policy == "ask":
         return
     # cancelled (whether or not this run meets the guard again: the emptied-calendar guard is
