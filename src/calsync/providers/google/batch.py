@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from calsync.providers.google.http import GoogleHttp, RATE_REASONS
+from calsync.providers.calls import call_for
 from calsync.providers.google.writes import Answer, Call, Writer
 from calsync.sync.model import Event
 from calsync.providers.google.auth import RECONNECT
@@ -107,17 +108,6 @@ class Batcher:
         self.max_parts = max_parts
         self.batches = 0
 
-    def _call(self, write: Write) -> Call:
-        if write.kind == "create":
-            assert write.event is not None
-            return self.writer.create_call(write.event, write.send_invitations)
-        if write.kind == "update":
-            assert write.event is not None
-            return self.writer.update_call(write.event, write.etag, write.send_invitations)
-        if write.kind == "delete":
-            return self.writer.delete_call(write.calendar_id, write.event_id, write.etag)
-        raise ValueError(f"unknown write kind {write.kind!r}")
-
     def _read(self, write: Write, answer: Answer) -> Event | None:
         if write.kind == "create":
             assert write.event is not None
@@ -143,7 +133,7 @@ class Batcher:
         calls: dict[int, Call] = {}
         for index, write in enumerate(writes):
             try:
-                calls[index] = self._call(write)
+                calls[index] = call_for(self.writer, write)
             except (ProviderError, ValueError) as exc:
                 outcomes[index].error = exc if isinstance(exc, ProviderError) else ProviderError(str(exc))
         pending = sorted(calls)

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from calsync.providers.microsoft.auth import RECONNECT
 from calsync.providers.microsoft.http import MAX_CONCURRENT, MAX_WAIT, PREFER, GraphHttp, retry_after
+from calsync.providers.calls import call_for
 from calsync.providers.microsoft.writes import Answer, Call, Writer
 from calsync.sync.model import Event
 from calsync.sync.provider import AuthError, Outcome, ProviderError, RateLimited, Write
@@ -74,17 +75,6 @@ class Batcher:
         self.max_requests = max_requests
         self.batches = 0
 
-    def _call(self, write: Write) -> Call:
-        if write.kind == "create":
-            assert write.event is not None
-            return self.writer.create_call(write.event, write.send_invitations)
-        if write.kind == "update":
-            assert write.event is not None
-            return self.writer.update_call(write.event, write.etag, write.send_invitations)
-        if write.kind == "delete":
-            return self.writer.delete_call(write.calendar_id, write.event_id, write.etag)
-        raise ValueError(f"unknown write kind {write.kind!r}")
-
     def _read(self, write: Write, answer: Answer) -> Event | None:
         if write.kind == "create":
             assert write.event is not None
@@ -104,7 +94,7 @@ class Batcher:
         calls: dict[int, Call] = {}
         for index, write in enumerate(writes):
             try:
-                calls[index] = self._call(write)
+                calls[index] = call_for(self.writer, write)
             except (ProviderError, ValueError) as exc:
                 outcomes[index].error = exc if isinstance(exc, ProviderError) else ProviderError(str(exc))
         pending = sorted(calls)
