@@ -18,6 +18,7 @@ from calsync.store import migrate
 from calsync.store.db import session_scope
 from calsync.web.context import AppContext
 from tests.support.postgres import create_database, postgres_server
+from tests.support.redis import redis_server
 
 _db_counter = itertools.count()
 
@@ -25,6 +26,13 @@ _db_counter = itertools.count()
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:
     with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis server for the session; tests that share it use their own key prefixes or flush it."""
+    with redis_server() as url:
         yield url
 
 

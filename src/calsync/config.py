@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     max_occurrences_per_series: int = 500
     embedded_dav: bool = True
     runner: str = "embedded"  # "embedded" or "none"
+    # Embedded runner: accounts synced at once, and at most this many at once per provider.
+    runner_threads: int = 4
+    provider_concurrency: str = "google=4,microsoft=4,caldav=4"
+    # Scale-out (docs/deploy.md): a Redis URL here makes web processes only enqueue; `calsync worker`
+    # runs the syncs and `calsync scheduler` enqueues due accounts and channel renewals.
+    broker_url: str = ""
+    # Requests per second per provider, shared by every worker (a token bucket in Redis).
+    provider_rate_limits: str = "google=50,microsoft=50,caldav=50"
     log_level: str = "info"  # `calsync serve`: debug, info, warning or error (see calsync.logsetup)
     login_max_failures: int = 5
     login_lock_seconds: int = 300
@@ -52,6 +60,15 @@ class Settings(BaseSettings):
     session_idle_seconds: int = 8 * 3600  # a signed-in browser idle this long must sign in again
     # Self-hosters whose calendar server is on their own network turn this on (see docs/security.md).
     allow_private_calendar_hosts: bool = False
+
+    def provider_numbers(self, field: str) -> dict[str, float]:
+        """`provider_concurrency` or `provider_rate_limits` as {provider: number} ("google=4,caldav=8")."""
+        numbers: dict[str, float] = {}
+        for part in str(getattr(self, field)).split(","):
+            name, _, value = part.partition("=")
+            if name.strip() and value.strip():
+                numbers[name.strip()] = float(value)
+        return numbers
 
     def resolved_database_url(self) -> str:
         """The configured URL, or SQLite in the var directory."""
