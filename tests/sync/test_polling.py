@@ -97,8 +97,8 @@ def test_a_failing_external_account_keeps_its_backoff_not_the_poll(h: Harness) -
     runner = EmbeddedRunner(h.context, engine, interval=3600, poll=60, retry_base=300, clock=clock)  # type: ignore[arg-type]
     account = connect(h, "eve@example.com", "caldav", {"url": "https://cal.example/", "username": "u", "password": "p"})
     runner.request_sync(account, "manual")
-    run_for(runner, clock, 250)
-    assert [why for _, _, why in engine.runs] == ["manual"]  # next try after 300 s, not at the next poll
+    run_for(runner, clock, 140)  # two poll periods; the retry's jittered backoff is 150–300 s
+    assert [why for _, _, why in engine.runs] == ["manual"]  # the next try waits for the backoff, not the next poll
 
 
 def test_the_settings_say_how_soon_calendar_changes_arrive(h: Harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]

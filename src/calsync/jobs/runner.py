@@ -23,6 +23,7 @@ from sqlalchemy import select
 import calsync.providers  # noqa: F401  (registers the built-in calendar providers)
 from calsync.crm.services import changes
 from calsync.store.tables import SyncAccount
+from calsync.jobs.outcome import counts_as_failure, follow_up
 from calsync.jobs.polling import is_polled, next_poll
 from calsync.jobs.push import Channels
 from calsync.sync.credentials import opener_with_store
@@ -31,7 +32,6 @@ from calsync.sync.summary import RunSummary
 from calsync.web.context import AppContext
 
 log = logging.getLogger("calsync.jobs")
-MAX_BACKOFF = 1800.0
 
 
 class SyncScheduler(Protocol):
@@ -192,20 +192,14 @@ class EmbeddedRunner:
     def _run(self, account_id: int, reason: str) -> None:
         summary = self.engine.run(account_id, trigger=reason)
         self.history = (self.history + [summary])[-200:]
-        if summary.status == "busy":
-            self.request_sync(account_id, reason, delay=1.0)
-        elif summary.status == "restart":  # the settings moved during the run: run with the new ones
-            self.request_sync(account_id, "settings")
-        elif summary.status == "partial":  # out of its time budget: goes on behind the accounts already due
-            self._failures.pop(account_id, None)
-            self.request_sync(account_id, "continue")
-        elif summary.status in ("provider_error", "retry"):
-            failures = self._failures.get(account_id, 0) + 1
+        failures = self._failures.get(account_id, 0) + 1 if counts_as_failure(summary) else 0
+        if failures:
             self._failures[account_id] = failures
-            backoff = min(MAX_BACKOFF, self.retry_base * 2 ** (failures - 1))
-            self.request_sync(account_id, "retry", delay=max(backoff, summary.retry_after or 0.0))
-        else:  # ok, auth_error (waits for reconnect), needs_confirmation (waits for the user), paused
+        elif summary.status != "busy":
             self._failures.pop(account_id, None)
+        follow = follow_up(summary, failures, retry_base=self.retry_base)
+        if follow is not None:
+            self.request_sync(account_id, reason if follow.reason == "busy" else follow.reason, delay=follow.delay)
         if summary.status == "ok":
             self._safe(lambda: self.channels.ensure(account_id))
             self._safe(lambda: self._plan_poll(account_id))
