@@ -142,7 +142,8 @@ class CalDavFactory:
     def open(self, credentials: dict[str, Any]) -> CalDavProvider:
         if not credentials.get("url"):
             raise AuthError("the stored calendar connection has no server address: reconnect the calendar")
-        # The built-in calendar is this app itself, on an address it set: no address check.
+        # The built-in calendar is this app itself, on an address it set: no address check, and no
+        # share of the rate limit meant for outside servers.
         return CalDavProvider(
             str(credentials["url"]),
             credentials.get("username"),
@@ -152,6 +153,7 @@ class CalDavFactory:
             chosen_calendar=credentials.get("calendar_id"),
             own_address=credentials.get("address") or credentials.get("owner_email"),
             guarded=not credentials.get("embedded"),
+            rate_limited=not credentials.get("embedded"),
         )
 
 

@@ -1,5 +1,7 @@
-"""HTTP for CalDAV: one httpx client per connection, Basic auth, a request counter, and the
-mapping of HTTP failures to the provider errors the engine understands."""
+"""HTTP for CalDAV: one httpx client per connection, Basic auth, a request counter, the shared
+rate limit (providers/gate.py, asked before every request, redirects too; not for the built-in
+calendar, which is this app itself), and the mapping of HTTP failures to the provider errors the
+engine understands."""
 
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from calsync.providers import gate
 from calsync.providers.caldav import davxml
 from calsync.providers.caldav.guard import AddressRefused, guarded_transport
 from calsync.sync.provider import AuthError, ProviderError, RateLimited
 
 USER_AGENT = "calsync-caldav/0.1"
+PROVIDER = "caldav"  # the name of its shared rate limit (providers/gate.py)
 log = logging.getLogger("calsync.providers.caldav")
 UNREACHABLE = "could not reach a CalDAV server at this address"
 
@@ -56,9 +60,11 @@ class DavClient:
         timeout: float = 30.0,
         counter: RequestCounter | None = None,
         guarded: bool = False,
+        rate_limited: bool = True,
     ) -> None:
         """`guarded`: a server the user named, so every connection (redirects too) goes through
-        guard.py's address check, and proxy variables are ignored (the check must see the target)."""
+        guard.py's address check, and proxy variables are ignored (the check must see the target).
+        `rate_limited`: every request first passes the shared CalDAV rate limit."""
         self.base_url = base_url
         self.counter = counter or RequestCounter()
         auth = httpx.BasicAuth(username, password or "") if username else None
@@ -68,7 +74,7 @@ class DavClient:
             timeout=timeout,
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
-            event_hooks={"request": [self.counter.hit]},
+            event_hooks={"request": [_ask_gate, self.counter.hit] if rate_limited else [self.counter.hit]},
             **extra,  # type: ignore[arg-type]
         )
 
@@ -134,6 +140,10 @@ class DavClient:
             return davxml.parse_multistatus(response.content)
         except Exception as exc:  # lxml raises several types for broken XML
             raise ProviderError(f"{method} {self.path(url)} answered with XML that cannot be read: {exc}") from exc
+
+
+def _ask_gate(request: httpx.Request) -> None:
+    gate.current().wait(PROVIDER)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

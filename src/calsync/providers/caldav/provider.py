@@ -58,12 +58,14 @@ class CalDavProvider:
         own_address: str | None = None,
         guarded: bool = False,
         max_occurrences: int | None = None,
+        rate_limited: bool = True,
     ) -> None:
         self.url = url
         self.own_address = own_address  # the account's e-mail: ORGANIZER of events we give attendees
         self.chosen_calendar = chosen_calendar
         self.home_url = home_url
-        self.client = DavClient(url, username, password, counter=counter, timeout=timeout, guarded=guarded)
+        self.client = DavClient(url, username, password, counter=counter, timeout=timeout, guarded=guarded,
+                                rate_limited=rate_limited)
         self.lister = Lister(self.client, page_size=page_size, use_sync_collection=use_sync_collection)
         if max_occurrences is None:
             max_occurrences = get_settings().max_occurrences_per_series

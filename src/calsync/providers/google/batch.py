@@ -121,7 +121,8 @@ class Batcher:
     def send(self, calls: list[Call]) -> list[Answer | None]:
         boundary = "calsync_" + secrets.token_hex(12)
         response = self.http.send("POST", "/batch/calendar/v3", content=encode(calls, boundary),
-                                  headers={"Content-Type": f"multipart/mixed; boundary={boundary}"})
+                                  headers={"Content-Type": f"multipart/mixed; boundary={boundary}"},
+                                  cost=len(calls))
         self.batches += 1
         if response.status_code != 200:
             raise ProviderError(f"Google refused the batch request (HTTP {response.status_code}): "

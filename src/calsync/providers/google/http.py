@@ -17,10 +17,13 @@ from urllib.parse import quote
 
 import httpx
 
+from calsync.providers import gate
 from calsync.providers.google.auth import TokenSource
 from calsync.sync.provider import AuthError, ProviderError, RateLimited
 
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+PROJECT_REASONS = {"rateLimitExceeded", "quotaExceeded"}  # the whole app's quota, not one user's
+PROVIDER = "google"  # the name of its shared rate limit (providers/gate.py)
 MAX_WAIT = 10.0  # longer waits are left to the scheduler (RateLimited.retry_after)
 
 
@@ -62,12 +65,14 @@ class GoogleHttp:
         return min(MAX_WAIT, 0.5 * 2 ** attempt) * (0.5 + random.random() / 2)
 
     def send(self, method: str, url: str, *, params: dict[str, Any] | None = None, json: Any = None,
-             headers: dict[str, str] | None = None, content: bytes | None = None) -> httpx.Response:
+             headers: dict[str, str] | None = None, content: bytes | None = None, cost: int = 1) -> httpx.Response:
+        """`cost`: the API calls this request counts as against the quota (a batch: its parts)."""
         refreshed = False
         attempt = 0
         while True:
             token = self.tokens.bearer()
             all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+            gate.current().wait(PROVIDER, cost)
             self.requests += 1
             try:
                 response = self.client.request(method, url, params=params, json=json, headers=all_headers,
@@ -89,6 +94,8 @@ class GoogleHttp:
             limited = status == 429 or (status == 403 and reasons(response) & RATE_REASONS)
             if limited or status >= 500:
                 retry_after = _retry_after(response)
+                if retry_after and (status == 429 or reasons(response) & PROJECT_REASONS):
+                    gate.current().hold_back(PROVIDER, retry_after)  # every worker waits, not only this one
                 if attempt < self.retries and (retry_after is None or retry_after <= MAX_WAIT):
                     self.sleep(self._backoff(attempt, retry_after))
                     attempt += 1

@@ -55,7 +55,7 @@ def decode(body: object, count: int) -> list[Answer | None]:
 
 def send_batch(http: GraphHttp, calls: list[Call]) -> list[Answer | None]:
     """One `$batch` request; one Answer (or None when Graph left it out) per call."""
-    response = http.send("POST", "/v1.0/$batch", json=encode(calls))
+    response = http.send("POST", "/v1.0/$batch", json=encode(calls), cost=len(calls))
     if response.status_code != 200:
         raise ProviderError(f"Microsoft Graph refused the batch request (HTTP {response.status_code}): "
                             f"{response.text[:200]}")

@@ -22,12 +22,14 @@ from urllib.parse import quote
 
 import httpx
 
+from calsync.providers import gate
 from calsync.providers.calls import Answer, Call
 from calsync.providers.tokens import TokenSource
 from calsync.sync.provider import AuthError, ProviderError, RateLimited
 
 PREFER = 'outlook.timezone="UTC", IdType="ImmutableId", outlook.body-content-type="text"'
 MAX_CONCURRENT = 4  # Graph's per-mailbox concurrency limit
+PROVIDER = "microsoft"  # the name of its shared rate limit (providers/gate.py)
 MAX_WAIT = 10.0  # longer waits are left to the scheduler (RateLimited.retry_after)
 
 __all__ = ["Answer", "Call", "GraphHttp", "PREFER", "error_code", "message", "path", "retry_after"]
@@ -82,21 +84,23 @@ class GraphHttp:
             return wait
         return min(MAX_WAIT, 0.5 * 2 ** attempt) * (0.5 + random.random() / 2)
 
-    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _request(self, method: str, url: str, cost: int = 1, **kwargs: Any) -> httpx.Response:
         with self.slots:
+            gate.current().wait(PROVIDER, cost)
             self.requests += 1
             return self.client.request(method, url, **kwargs)
 
     def send(self, method: str, url: str, *, params: dict[str, Any] | None = None, json: Any = None,
-             headers: dict[str, str] | None = None) -> httpx.Response:
-        """`url` is a path below the Graph root, or a whole nextLink/deltaLink Graph gave us."""
+             headers: dict[str, str] | None = None, cost: int = 1) -> httpx.Response:
+        """`url` is a path below the Graph root, or a whole nextLink/deltaLink Graph gave us; `cost`:
+        the requests it counts as against Graph's limits (a `$batch`: its parts)."""
         refreshed = False
         attempt = 0
         while True:
             token = self.tokens.bearer()
             all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
             try:
-                response = self._request(method, url, params=params, json=json, headers=all_headers)
+                response = self._request(method, url, cost, params=params, json=json, headers=all_headers)
             except httpx.HTTPError as exc:
                 if attempt < self.retries:
                     self.sleep(self.backoff(attempt, None))
