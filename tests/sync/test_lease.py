@@ -91,3 +91,32 @@ def test_the_lease_holds_across_processes_and_an_expired_one_is_taken(h: Harness
         s.execute(update(SyncAccount).where(SyncAccount.id == account_id).values(
             lease_owner="dead:1:x", lease_until=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
     assert h.sync(A).status == "ok"
+
+
+def test_a_live_run_keeps_its_lease_past_the_lease_time_and_a_released_lease_stays_free(
+        h: Harness, monkeypatch: Any) -> None:
+    """The heartbeat renews while the run is stuck in one slow provider request, so another
+    process never takes over a live run; once released, nothing renews it any more."""
+    from calsync.sync import lease as lease_module
+
+    monkeypatch.setattr(lease_module, "LEASE_TIME", dt.timedelta(seconds=1.5))
+    monkeypatch.setattr(lease_module, "HEARTBEAT", 0.3)
+    account_id = h.connect(A)
+    h.create(A, "Call")
+    entered, release = threading.Event(), threading.Event()
+    first = _blocking_engine(h, entered, release)
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(first.run(account_id)))
+    worker.start()
+    try:
+        assert entered.wait(10)
+        time.sleep(3.0)  # twice the lease time, stuck in one request: the lease must still hold
+        assert h.engine.run(account_id).status == "busy"
+    finally:
+        release.set()
+        worker.join(20)
+    assert results[0].status == "ok"
+    time.sleep(0.7)  # two heartbeats: a stopped heartbeat writes nothing
+    with h.session() as s:
+        account = s.get(SyncAccount, account_id)
+        assert account is not None and account.lease_owner is None and account.lease_until is None

@@ -1,14 +1,21 @@
-"""The cross-process run lease: the app's runner and `calsync sync` (separate processes, one
-database) never sync one account at once. The lease is two columns on the account, taken by one
-atomic UPDATE that only matches a free or expired lease (the same on SQLite and PostgreSQL), renewed
-while a long run goes on, and cleared at the end. A process that dies leaves a lease that expires
-after LEASE_TIME, so the account is never locked for good."""
+"""The cross-process run lease: no two processes (the app's runner, `calsync sync`, Celery
+workers on other machines; one database) ever sync one account at once. The lease is two columns
+on the account, taken by one atomic UPDATE that only matches a free or expired lease (the same on
+SQLite and PostgreSQL), kept alive by a heartbeat thread while the run holds it, and cleared at
+the end.
+
+Why 60 s and a 15 s heartbeat: a live run renews every 15 s whatever it is doing (even stuck in
+one slow provider request), so it never loses its lease; a process that dies (SIGKILL, power)
+stops renewing, so its lease lapses at most 60 s later and another worker takes the account over
+(docs/scale-out.md: picked up within 90 s)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
+import threading
 import uuid
 
 from sqlalchemy import or_, update
@@ -16,7 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from calsync.store.tables import SyncAccount
 
-LEASE_TIME = dt.timedelta(minutes=5)
+log = logging.getLogger("calsync.sync")
+LEASE_TIME = dt.timedelta(seconds=60)
+HEARTBEAT = 15.0  # seconds between renewals while a run holds the lease
 
 
 def _now() -> dt.datetime:
@@ -25,12 +34,17 @@ def _now() -> dt.datetime:
 
 
 class Lease:
-    """One run's hold on one account."""
+    """One run's hold on one account. `take()` starts the heartbeat, `release()` stops it."""
 
-    def __init__(self, sessions: sessionmaker[Session], account_id: int) -> None:
+    def __init__(self, sessions: sessionmaker[Session], account_id: int, *,
+                 lease_time: dt.timedelta | None = None, heartbeat: float | None = None) -> None:
         self.sessions, self.account_id = sessions, account_id
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.lease_time = lease_time if lease_time is not None else LEASE_TIME
+        self.heartbeat = heartbeat if heartbeat is not None else HEARTBEAT
         self.renewed_at: dt.datetime | None = None
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
 
     def _update(self, *conditions: object, owner: str | None, until: dt.datetime | None) -> bool:
         session = self.sessions()
@@ -49,20 +63,48 @@ class Lease:
         now = _now()
         taken = self._update(
             or_(SyncAccount.lease_until.is_(None), SyncAccount.lease_until < now, SyncAccount.lease_owner == self.owner),
-            owner=self.owner, until=now + LEASE_TIME,
+            owner=self.owner, until=now + self.lease_time,
         )
         if taken:
             self.renewed_at = now
+            self._start_heartbeat()
         return taken
 
-    def renew(self) -> None:
-        """Pushes the expiry out; cheap to call often (writes at most every third of LEASE_TIME)."""
+    def renew(self, *, force: bool = False) -> bool:
+        """Pushes the expiry out; cheap to call often (writes at most every third of the lease
+        time unless forced). False when the lease is no longer ours."""
         now = _now()
-        if self.renewed_at is not None and now - self.renewed_at < LEASE_TIME / 3:
-            return
-        self._update(SyncAccount.lease_owner == self.owner, owner=self.owner, until=now + LEASE_TIME)
+        if not force and self.renewed_at is not None and now - self.renewed_at < self.lease_time / 3:
+            return True
+        kept = self._update(SyncAccount.lease_owner == self.owner, owner=self.owner, until=now + self.lease_time)
         self.renewed_at = now
+        return kept
 
     def release(self) -> None:
+        self._stop_heartbeat()
         self._update(SyncAccount.lease_owner == self.owner, owner=None, until=None)
         self.renewed_at = None
+
+    # ------------------------------------------------------------ heartbeat
+
+    def _start_heartbeat(self) -> None:
+        if self._beat is not None and self._beat.is_alive():
+            return
+        self._stop.clear()
+        self._beat = threading.Thread(target=self._beating, name=f"calsync-lease-{self.account_id}", daemon=True)
+        self._beat.start()
+
+    def _stop_heartbeat(self) -> None:
+        self._stop.set()
+        if self._beat is not None and self._beat is not threading.current_thread():
+            self._beat.join(timeout=30)
+        self._beat = None
+
+    def _beating(self) -> None:
+        while not self._stop.wait(self.heartbeat):
+            try:
+                if not self.renew(force=True):
+                    log.warning("lost the run lease of account %s", self.account_id)
+                    return
+            except Exception:  # a database hiccup: the next beat tries again, well within the lease
+                log.exception("renewing the run lease of account %s failed", self.account_id)
