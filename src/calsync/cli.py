@@ -25,7 +25,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 console = Console()
 # How long `calsync sync` waits for another process's run of the same account. A live run renews its
-# lease, a dead one's lease expires after five minutes, so this covers a long first import too.
+# lease, a dead one's lease lapses after a minute; this covers a long first import too.
 CLI_WAIT_SECONDS = 30 * 60.0
 
 
@@ -337,6 +337,77 @@ def sync(
             failed = failed or summary.status not in ("ok",)
     if failed:
         raise typer.Exit(code=1)
+
+
+def _scale_out_settings():  # type: ignore[no-untyped-def]
+    settings = get_settings()
+    if not settings.broker_url:
+        fail("set CALSYNC_BROKER_URL (redis://host:6379/0) and CALSYNC_DATABASE_URL (postgresql://...) first")
+    return settings
+
+
+@app.command("worker")
+def worker(
+    concurrency: int = typer.Option(None, "--concurrency", min=1,
+                                    help="accounts synced at once by this process (default: CALSYNC_RUNNER_THREADS)"),
+    log_level: str = typer.Option(None, "--log-level", help="debug, info, warning or error"),
+) -> None:
+    """Runs a Celery worker that syncs accounts (scale-out: CALSYNC_BROKER_URL; any number, any machine)."""
+    from calsync import logsetup
+    from calsync.jobs import tasks
+    from calsync.jobs.celery_app import QUEUE, make_app
+
+    settings = _scale_out_settings()
+    try:
+        level = logsetup.check_level(log_level or settings.log_level)
+    except ValueError as exc:
+        fail(f"{exc}; set it with --log-level or CALSYNC_LOG_LEVEL")
+        return
+    logsetup.configure(level)
+    _sessions()  # the database answers and is migrated, before taking work
+    try:
+        from calsync.jobs import ratelimit  # the provider rate limits shared by all workers
+    except ImportError:
+        ratelimit = None  # type: ignore[assignment]
+    if ratelimit is not None:
+        ratelimit.install(settings)
+    celery = make_app(settings)
+    tasks.register(celery)
+    threads = concurrency or settings.runner_threads
+    console.print(f"calsync worker: {threads} threads on {QUEUE}", highlight=False)
+    celery.Worker(pool="threads", concurrency=threads, queues=[QUEUE], loglevel=level.upper(),
+                  without_mingle=True, without_gossip=True, without_heartbeat=True, quiet=True).start()
+
+
+@app.command("scheduler")
+def scheduler(log_level: str = typer.Option(None, "--log-level", help="debug, info, warning or error")) -> None:
+    """Enqueues due syncs and channel renewals for the workers (run one or two; one is active)."""
+    import signal
+
+    from calsync import logsetup
+    from calsync.jobs.celery_app import QUEUE, make_app
+    from calsync.jobs.queue import connect
+    from calsync.jobs.scheduler import Scheduler
+    from calsync.web.context import AppContext
+
+    settings = _scale_out_settings()
+    try:
+        level = logsetup.check_level(log_level or settings.log_level)
+    except ValueError as exc:
+        fail(f"{exc}; set it with --log-level or CALSYNC_LOG_LEVEL")
+        return
+    logsetup.configure(level)
+    _sessions()
+    celery = make_app(settings)
+
+    def send(name: str, args: list[object]) -> None:
+        celery.send_task(name, args=args, queue=QUEUE)
+
+    runner = Scheduler(AppContext.build(settings), connect(settings.broker_url), send)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: runner.stopping.set())
+    console.print(f"calsync scheduler {runner.identity}: active or standing by", highlight=False)
+    runner.run_forever()
 
 
 connect_app = typer.Typer(help="Connect a user's calendar account.", no_args_is_help=True)
