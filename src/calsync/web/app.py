@@ -32,7 +32,7 @@ PARTS = [
     "calsync.web.webhooks",
     "calsync.web.api_docs",
     "calsync.web.dav",
-    "calsync.jobs.runner",
+    "calsync.jobs",
 ]
 
 

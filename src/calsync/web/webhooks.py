@@ -29,6 +29,10 @@ MAX_BODY = 1_000_000
 
 def _request_sync(context: AppContext, account_id: int) -> None:
     runner = context.extras.get("runner")
+    if runner is None and context.settings.broker_url:  # scaled out: never a run in a web process
+        from calsync.jobs.queue import QueuedScheduler
+
+        runner = context.extras["runner"] = QueuedScheduler.from_url(context.settings.broker_url)
     if runner is not None:
         runner.request_sync(account_id, "push")
     else:

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from calsync.crm.errors import Invalid
 from calsync.crm.services import sync_health
 from calsync.jobs.freshness import changes_arrive
+from calsync.jobs.queue import STICKY, QueuedScheduler
+from calsync.jobs.queued import latest_run, queued, wait_for_run
 from calsync.jobs.runner import engine_for
 from calsync.store.tables import User
 from calsync.sync import accounts
@@ -42,8 +44,11 @@ def builtin_available(context: AppContext) -> bool:
 
 
 def _request_sync(context: AppContext, account_id: int, reason: str) -> None:
-    """Queues a run on the app's runner, or runs it in a thread when there is no runner."""
+    """Queues a run on the app's runner (the shared queue when scaled out), or runs it in a
+    thread when there is no runner (never with a broker: web processes then run no syncs)."""
     runner = context.extras.get("runner")
+    if runner is None and queued(context):
+        runner = context.extras["runner"] = QueuedScheduler.from_url(context.settings.broker_url)
     if runner is not None:
         runner.request_sync(account_id, reason)
         return
@@ -159,6 +164,8 @@ def sync_now(wait: bool = Query(False), full: bool = Query(False), user: User = 
     account = accounts.get_account(session, user)
     account_id = account.id
     session.rollback()  # hold no transaction while the run writes
+    if queued(context):  # scaled out: a worker runs it; wait=true waits for that run
+        return _queued_run(context, account_id, STICKY if full else "manual", wait, 120.0)
     if not wait:
         if full:
             threading.Thread(target=engine_for(context).run, args=(account_id,), kwargs={"trigger": "manual", "full": True}, daemon=True).start()
@@ -172,6 +179,15 @@ def sync_now(wait: bool = Query(False), full: bool = Query(False), user: User = 
 RESYNC_WAIT = 120.0
 
 
+def _queued_run(context: AppContext, account_id: int, reason: str, wait: bool, timeout: float) -> JSONResponse:
+    """Scale-out: the run is requested on the shared queue; with wait, the worker's run is awaited."""
+    after = latest_run(context, account_id)
+    _request_sync(context, account_id, reason)
+    if not wait:
+        return JSONResponse(ok({"queued": True}), status_code=202)
+    return JSONResponse(ok(wait_for_run(context, account_id, after, timeout).as_dict()))
+
+
 @router.post("/resync")
 def resync(wait: bool = Query(False), user: User = Depends(current_user), session: Session = Depends(get_session),
            context: AppContext = Depends(get_context)) -> JSONResponse:
@@ -182,6 +198,8 @@ def resync(wait: bool = Query(False), user: User = Depends(current_user), sessio
     account = accounts.get_account(session, user)
     account_id = account.id
     session.rollback()  # hold no transaction while the run writes
+    if queued(context):
+        return _queued_run(context, account_id, STICKY, wait, RESYNC_WAIT)
     engine = engine_for(context)
     if not wait:
         threading.Thread(target=engine.run, args=(account_id,),
