@@ -1,0 +1,79 @@
+"""With `CALSYNC_BROKER_URL` set the web app only enqueues: a CRM change made through the API
+reaches the user's Radicale calendar through a `calsync worker`, and the web process itself
+never runs a sync (sync now, resync and push included)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from calsync.config import Settings
+from calsync.crm.services import accounts
+from calsync.jobs.queue import QueuedScheduler
+from calsync.store.db import session_scope
+from calsync.sync.engine import SyncEngine
+from tests.scaleout.dav import eventually, titles
+from tests.support.radicale import DavServer
+from tests.support.scaleout import ScaleOut
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+@pytest.fixture
+def runs_here(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every sync run started in this (the web) process."""
+    started: list[int] = []
+    real = SyncEngine.run
+
+    def spy(self: SyncEngine, account_id: int, **kwargs: Any) -> Any:
+        started.append(account_id)
+        return real(self, account_id, **kwargs)
+
+    monkeypatch.setattr(SyncEngine, "run", spy)
+    return started
+
+
+@pytest.fixture
+def web(scaled_settings: Settings, runs_here: list[int]) -> Iterator[tuple[httpx.Client, Any]]:
+    from calsync.web.app import create_app
+    from tests.support.live import serve
+
+    app = create_app(scaled_settings)
+    context = app.state.context
+    with session_scope(context.sessions) as session:
+        _user, token = accounts.add_user(session, context.box, email="ann@example.com", password="password-123",
+                                         company_name="Acme")
+    with serve(app) as base, httpx.Client(base_url=base, headers={"X-Api-Token": token}, timeout=60) as client:
+        yield client, context
+
+
+def test_a_crm_change_reaches_the_calendar_through_a_worker_and_the_web_runs_no_sync(
+        web: tuple[httpx.Client, Any], dav: DavServer, cluster: ScaleOut, runs_here: list[int]) -> None:
+    client, context = web
+    assert isinstance(context.extras["runner"], QueuedScheduler)
+    dav.make_calendar("u1", "work")
+    connected = client.post("/api/v1/calendar-sync/connect", json={
+        "provider": "caldav", "url": dav.url, "username": "u1", "password": "u1-pass-1", "calendar": "work"})
+    assert connected.status_code == 201, connected.text
+    account_id = connected.json()["data"]["id"]
+    assert account_id in QueuedScheduler.from_url(context.settings.broker_url).pending()  # queued, not run here
+    cluster.worker(concurrency=2)
+    cluster.scheduler()
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=1)
+    made = client.post("/api/v1/activities", json={"subject": "Call with Bea", "type": "call", "start": start.isoformat(),
+                                                    "end": (start + dt.timedelta(hours=1)).isoformat()})
+    assert made.status_code == 201, made.text
+    eventually(lambda: titles(dav, "u1", "work") == ["Call with Bea"], 30, "the CRM change in Radicale",
+               logs=cluster.logs)
+    # "sync now" (with and without waiting) and a resync: run by a worker, awaited here
+    waited = client.post("/api/v1/calendar-sync/sync", params={"wait": "true"})
+    assert waited.status_code == 200 and waited.json()["data"]["status"] == "ok", waited.text
+    resynced = client.post("/api/v1/calendar-sync/resync", params={"wait": "true"})
+    assert resynced.status_code == 200 and resynced.json()["data"]["status"] == "ok", resynced.text
+    assert client.post("/api/v1/calendar-sync/sync", params={"full": "true"}).status_code == 202
+    assert runs_here == []
+    assert titles(dav, "u1", "work") == ["Call with Bea"]
