@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from calsync.providers import gate
+from calsync.providers import gate, retryafter
 from calsync.providers.caldav import davxml
 from calsync.providers.caldav.guard import AddressRefused, guarded_transport
 from calsync.sync.provider import AuthError, ProviderError, RateLimited
@@ -147,8 +147,4 @@ def _ask_gate(request: httpx.Request) -> None:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
+    return retryafter.seconds(response.headers.get("Retry-After"))

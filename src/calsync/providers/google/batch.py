@@ -4,8 +4,10 @@ Each part is an `application/http` request with a path-only URL; the answer hold
 `application/http` response per part, in order. A batch counts against the quota as its parts,
 and each part may fail on its own inside a 200 answer. Parts that hit a rate limit (403
 `rateLimitExceeded`/`userRateLimitExceeded`, 429) or a 5xx are sent again in the next round,
-after a back-off; the others are read by the same rules as single writes (writes.py), so an
-item's Outcome holds exactly what the single call would have returned or raised.
+after the longest `Retry-After` they carry (capped at MAX_WAIT; a 429's also holds back every
+worker, providers/gate.py), else a back-off; the others are read by the same rules as single
+writes (writes.py), so an item's Outcome holds exactly what the single call would have returned
+or raised.
 
 MAX_PARTS is 50 per request (Google allows 1000; smaller batches keep one slow or throttled
 batch from holding back many writes)."""
@@ -18,7 +20,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from calsync.providers.google.http import GoogleHttp, RATE_REASONS
+from calsync.providers import gate, retryafter
+from calsync.providers.google.http import MAX_WAIT, PROVIDER, GoogleHttp, RATE_REASONS
 from calsync.providers.calls import call_for
 from calsync.providers.google.writes import Answer, Call, Writer
 from calsync.sync.model import Event
@@ -85,7 +88,8 @@ def decode(content_type: str, body: bytes, count: int) -> list[Answer | None]:
             if found:
                 index = int(found.group(1))
         if 0 <= index < count:
-            answers[index] = Answer(status, parsed)
+            headers = {name.strip(): value.strip() for name, _, value in (h.partition(":") for h in lines[1:] if ":" in h)}
+            answers[index] = Answer(status, parsed, headers)
         position += 1
     return answers
 
@@ -139,12 +143,14 @@ class Batcher:
                 outcomes[index].error = exc if isinstance(exc, ProviderError) else ProviderError(str(exc))
         pending = sorted(calls)
         last: dict[int, Answer | None] = {}
+        wait: float | None = None
         for round_number in range(ROUNDS):
             if not pending:
                 break
             if round_number:
-                self.http.sleep(self.http._backoff(round_number - 1, None))
+                self.http.sleep(self.http._backoff(round_number - 1, wait))
             again: list[int] = []
+            wait = None
             for start in range(0, len(pending), self.max_parts):
                 chunk = pending[start:start + self.max_parts]
                 token = self.http.tokens.bearer()
@@ -155,6 +161,11 @@ class Batcher:
                     if _retryable(answer):
                         again.append(index)
                         last[index] = answer
+                        after = retryafter.from_headers(answer.headers) if answer is not None else None
+                        if after is not None:
+                            wait = max(wait or 0.0, min(after, MAX_WAIT))
+                            if answer is not None and answer.status == 429:
+                                gate.current().hold_back(PROVIDER, after)
                         continue
                     assert answer is not None
                     self._settle(outcomes[index], lambda w=writes[index], a=answer: self._read(w, a))
@@ -167,8 +178,9 @@ class Batcher:
                 outcomes[index].error = ProviderError(f"Google Calendar failed this write (HTTP {answer.status}): "
                                                       f"{answer.message()}")
             else:
+                after = retryafter.from_headers(answer.headers) if answer is not None else None
                 outcomes[index].error = RateLimited("Google Calendar's rate limit held this write back: it is "
-                                                    "retried on the next sync", retry_after=60.0)
+                                                    "retried on the next sync", retry_after=after or 60.0)
         return outcomes
 
     def get_many(self, calendar_id: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:

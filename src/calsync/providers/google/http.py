@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from calsync.providers import gate
+from calsync.providers import gate, retryafter
 from calsync.providers.google.auth import TokenSource
 from calsync.sync.provider import AuthError, ProviderError, RateLimited
 
@@ -115,10 +115,4 @@ class GoogleHttp:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+    return retryafter.seconds(response.headers.get("Retry-After"))

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from calsync.providers import gate
+from calsync.providers import gate, retryafter
 from calsync.providers.calls import Answer, Call
 from calsync.providers.tokens import TokenSource
 from calsync.sync.provider import AuthError, ProviderError, RateLimited
@@ -55,14 +55,8 @@ def message(response: httpx.Response) -> str:
 
 
 def retry_after(headers: Any) -> float | None:
-    """`Retry-After` in seconds (Graph sends seconds), or None."""
-    value = None
-    if headers is not None:
-        value = next((v for k, v in dict(headers).items() if str(k).lower() == "retry-after"), None)
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    """`Retry-After` in seconds (Graph sends seconds; a date is read too), or None."""
+    return retryafter.from_headers(headers)
 
 
 class GraphHttp:
