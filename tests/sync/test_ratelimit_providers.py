@@ -221,3 +221,23 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retryafter.seconds("Tue, 01 Dec 2026 05:00:00 GMT", lambda: now) == 0.0  # past: at once
     assert retryafter.seconds("soon") is None and retryafter.seconds(None) is None
     assert retryafter.from_headers({"retry-after": "3"}) == 3.0
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_graph_retries_a_single_request_after_its_retry_after(microsoft: MicrosoftEmulator, status: int) -> None:
+    graph = GraphHttp(microsoft.base, StaticToken(microsoft.token()))  # type: ignore[arg-type]
+    waits: list[float] = []
+    graph.sleep = waits.append
+    microsoft.post("/faults", {"status": status, "count": 2, "methods": ["GET"], "path": "/me/calendars$",
+                               "retry_after": 3})
+    mark = len(microsoft.requests())
+    assert graph.send("GET", "/v1.0/me/calendars").status_code == 200
+    assert [r["status"] for r in microsoft.requests(mark)] == [status, status, 200]
+    assert waits == [3.0, 3.0]
+    microsoft.post("/faults", {"status": status, "count": 5, "methods": ["GET"], "path": "/me/calendars$",
+                               "retry_after": 45})
+    with pytest.raises(ProviderError) as caught:  # longer than a request should wait: to the scheduler
+        graph.send("GET", "/v1.0/me/calendars")
+    assert caught.value.retry_after == 45 and waits == [3.0, 3.0]
+    microsoft.control.delete("/faults")
+    graph.close()
