@@ -24,6 +24,7 @@ import httpcore
 import httpx
 
 from calsync.config import Settings
+from calsync.providers import tls
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 METADATA = {
@@ -109,7 +110,7 @@ class GuardedBackend(httpcore.NetworkBackend):
 def guarded_transport(allow_private: bool | None = None) -> httpx.HTTPTransport:
     """An httpx transport whose every connection (first request and each redirect) is vetted.
     httpx offers no public hook for the network backend, so the pool's is replaced."""
-    transport = httpx.HTTPTransport()
+    transport = httpx.HTTPTransport(verify=tls.client_context())
     pool = transport._pool  # noqa: SLF001
     assert hasattr(pool, "_network_backend"), "httpcore changed: the address check cannot be installed"
     pool._network_backend = GuardedBackend(allow_private)  # noqa: SLF001

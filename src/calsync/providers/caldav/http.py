@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from calsync.providers import gate, retryafter
+from calsync.providers import gate, retryafter, tls
 from calsync.providers.caldav import davxml
 from calsync.providers.caldav.guard import AddressRefused, guarded_transport
 from calsync.sync.provider import AuthError, ProviderError, RateLimited
@@ -75,6 +75,7 @@ class DavClient:
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
             event_hooks={"request": [_ask_gate, self.counter.hit] if rate_limited else [self.counter.hit]},
+            verify=tls.client_context(),
             **extra,  # type: ignore[arg-type]
         )
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from calsync.providers import gate, retryafter
+from calsync.providers import gate, retryafter, tls
 from calsync.providers.google.auth import TokenSource
 from calsync.sync.provider import AuthError, ProviderError, RateLimited
 
@@ -57,7 +57,8 @@ class GoogleHttp:
         self.retries = retries
         self.sleep = sleep
         self.requests = 0
-        self.client = httpx.Client(base_url=api_url.rstrip("/"), timeout=timeout, transport=transport)
+        self.client = httpx.Client(base_url=api_url.rstrip("/"), timeout=timeout, transport=transport,
+                                   verify=tls.client_context())
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

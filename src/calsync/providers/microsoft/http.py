@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from calsync.providers import gate, retryafter
+from calsync.providers import gate, retryafter, tls
 from calsync.providers.calls import Answer, Call
 from calsync.providers.tokens import TokenSource
 from calsync.sync.provider import AuthError, ProviderError, RateLimited
@@ -71,7 +71,7 @@ class GraphHttp:
         self.requests = 0
         self.slots = threading.BoundedSemaphore(concurrency)
         self.client = httpx.Client(base_url=graph_url.rstrip("/"), timeout=timeout, transport=transport,
-                                   headers={"Prefer": PREFER})
+                                   headers={"Prefer": PREFER}, verify=tls.client_context())
 
     def backoff(self, attempt: int, wait: float | None) -> float:
         if wait is not None:
