@@ -110,9 +110,11 @@ def test_two_worker_processes_together_keep_to_one_google_limit(google: GoogleEm
     first, second = run_workers(google, redis_url, "google=20,microsoft=50,caldav=50", seconds)
     both = sorted(first + second)
     span = both[-1] - both[0]
-    # Let go at most rate·span + burst (one more for the clock's grain), and in any second rate + burst.
-    assert len(both) <= rate * span + burst + 1, (len(both), span)
-    assert densest(both, 1.0) <= rate + burst + 1
+    # Let go at most rate·span + burst, and in any second rate + burst; `slack`: one request, and
+    # 0.1 s of the machine's scheduling between the bucket's answer and the request leaving.
+    slack = 1 + rate * 0.1
+    assert len(both) <= rate * span + burst + slack, (len(both), span)
+    assert densest(both, 1.0) <= rate + burst + slack
     assert len(first) >= 15 and len(second) >= 15  # both worked the whole time, sharing the bucket
     assert len(google.requests(mark)) == len(both)  # every one of them reached Google
     print(f"\nshared limit {rate:g}/s: {len(first)} + {len(second)} requests in {span:.2f} s")
@@ -151,9 +153,9 @@ def test_a_google_429_with_retry_after_holds_back_another_worker_process(google:
     told = GoogleHttp(google.base, StaticToken(google.token(USERS[1])))  # type: ignore[arg-type]
     google.post("/faults", {"status": 429, "count": 1, "retry_after": 2, "path": "calendarList"})
     answered: list[float] = []
+    told.client.event_hooks["response"].append(lambda response: answered.append(time.time()))
 
     def meanwhile(seconds: float) -> None:  # this worker's own back-off: the other one starts now
-        answered.append(time.time())
         other.go()
         time.sleep(seconds)
 
@@ -162,7 +164,7 @@ def test_a_google_429_with_retry_after_holds_back_another_worker_process(google:
     assert told.send("GET", path("users", "me", "calendarList")).status_code == 200
     sent = other.sent()
     assert [r["status"] for r in google.requests(mark)][0] == 429
-    assert sent and min(sent) - answered[0] >= 1.95  # the other process waited out Retry-After: 2 too
+    assert sent and min(sent) - answered[0] >= 1.99  # the other process waited out Retry-After: 2 too
     told.close()
 
 

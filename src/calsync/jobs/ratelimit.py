@@ -124,5 +124,6 @@ def install(settings: Settings) -> None:
     if not settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
         log.warning("CALSYNC_BROKER_URL is not a Redis URL: provider requests are not rate limited")
         return
-    client = redis.Redis.from_url(settings.broker_url)
+    # Short timeouts: a Redis that hangs must not hang every provider request (they go on unlimited).
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=2.0, socket_connect_timeout=2.0)
     gate.set_gate(RedisGate(client, settings.provider_numbers("provider_rate_limits")))
