@@ -5,6 +5,7 @@ never runs a sync (sync now, resync and push included)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,16 @@ from tests.support.radicale import DavServer
 from tests.support.scaleout import ScaleOut
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+def _finished_runs(context: Any, account_id: int) -> int:
+    from sqlalchemy import func, select
+
+    from calsync.store.tables import SyncRun
+
+    with session_scope(context.sessions) as session:
+        return int(session.scalar(select(func.count()).select_from(SyncRun).where(
+            SyncRun.account_id == account_id, SyncRun.status != "running")) or 0)
 
 
 @pytest.fixture
@@ -61,8 +72,17 @@ def test_a_crm_change_reaches_the_calendar_through_a_worker_and_the_web_runs_no_
     assert connected.status_code == 201, connected.text
     account_id = connected.json()["data"]["id"]
     assert account_id in QueuedScheduler.from_url(context.settings.broker_url).pending()  # queued, not run here
+    cluster.env["CALSYNC_CALDAV_POLL_SECONDS"] = "3600"  # no poll comes to the rescue within the test
     cluster.worker(concurrency=2)
     cluster.scheduler()
+    queue = QueuedScheduler.from_url(context.settings.broker_url)
+
+    def settled() -> bool:
+        later = time.time() + 60
+        return _finished_runs(context, account_id) >= 1 and all(due > later for due, _ in queue.pending().values())
+
+    eventually(settled, 30, "the first sync (connect, and the scheduler's first round)", logs=cluster.logs)
+    # nothing is due for minutes now (round, poll): only the change's request can sync it
     start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=1)
     made = client.post("/api/v1/activities", json={"subject": "Call with Bea", "type": "call", "start": start.isoformat(),
                                                     "end": (start + dt.timedelta(hours=1)).isoformat()})

@@ -36,6 +36,7 @@ LOCK_TIME = 10.0  # a dead active scheduler is replaced within this (plus a stan
 TICK = 0.2
 STANDBY_TRY = 1.0
 LAPSED_EVERY = 10.0
+WAITING_FOR_USER = ("auth_error", "needs_confirmation")
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -114,10 +115,13 @@ class Scheduler:
 
     def request_all(self, initial: bool = False) -> None:
         """Every enabled account once per interval, spread so they do not all run together (the
-        first round of a newly active scheduler within a few seconds, as at the runner's start)."""
+        first round of a newly active scheduler within a few seconds, as at the runner's start).
+        Accounts waiting for their user (a reconnect, a decision) are left out: their runs would
+        only say so again; reconnecting or deciding requests a sync itself."""
         session = self.context.sessions()
         try:
-            ids = list(session.scalars(select(SyncAccount.id).where(SyncAccount.enabled.is_(True))))
+            ids = list(session.scalars(select(SyncAccount.id).where(
+                SyncAccount.enabled.is_(True), SyncAccount.state.not_in(WAITING_FOR_USER))))
         finally:
             session.close()
         for account_id in ids:
