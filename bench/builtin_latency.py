@@ -1,35 +1,31 @@
-"""Propagation latency of the built-in calendar, both ways, in the embedded mode (`calsync serve`
-as shipped: SQLite, Radicale mounted at /dav/, the in-process runner with its default 1 s
-debounce and 5-minute schedule).
+"""Propagation latency of the built-in calendar, both ways, on the app as shipped (Radicale
+mounted at /dav/, 1 s debounce, 5-minute schedule): embedded (SQLite, the in-process runner) or
+on Celery (`--celery`: PostgreSQL, Redis, `calsync worker` + `calsync scheduler`, the workers
+reaching /dav/ over HTTP at CALSYNC_BASE_URL).
 
 * calendar → CRM: a calendar app PUTs a new event into bob's built-in calendar (his own
   password, over HTTP); measured from the PUT's response until `GET /api/v1/activities` lists it.
 * CRM → calendar: `POST /api/v1/activities`; measured from its response until a calendar app's
   REPORT of bob's calendar holds the event.
 
-The reading side polls every 20 ms. Changes are sequential (one in flight), so each measures a
-whole debounce + sync run. Prints p50, p95 and max per direction.
+The reading side polls every 20 ms. Changes are sequential (one in flight), each after
+`--settle` seconds of quiet, so each measures a whole debounce + sync run (a sync still pending
+from the previous change would carry the next one early). Prints p50, p95 and max per direction.
 
-Run: `.venv/bin/python -m bench.builtin_latency [--changes 50]`."""
+Run: `.venv/bin/python -m bench.builtin_latency [--changes 50] [--celery [--workers 1]]`."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import statistics
-import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 
-from calsync.config import Settings
+from bench.latency_stack import deployment, row, until, workdir
 from calsync.crm.services import accounts as crm_accounts
-from calsync.store import migrate
 from calsync.store.db import session_scope
-from tests.support.live import serve
 from tests.support.ports import free_port
 
 UTC = dt.timezone.utc
@@ -46,43 +42,21 @@ def ics(uid: str, summary: str, start: dt.datetime) -> bytes:
             "END:VEVENT\r\nEND:VCALENDAR\r\n").encode()
 
 
-def until(check: Callable[[], bool], timeout: float = 60.0) -> float:
-    """Seconds until `check` holds (polled every 20 ms); raises after `timeout`."""
-    began = time.perf_counter()
-    while not check():
-        if time.perf_counter() - began > timeout:
-            raise TimeoutError("the change never arrived")
-        time.sleep(0.02)
-    return time.perf_counter() - began
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
-
-
-def report(name: str, values: list[float]) -> str:
-    return (f"| {name} | {len(values)} | {statistics.median(values):.2f} s | {percentile(values, 0.95):.2f} s "
-            f"| {max(values):.2f} s |")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--changes", type=int, default=50)
+    parser.add_argument("--settle", type=float, default=3.0, help="seconds of quiet before each write")
+    parser.add_argument("--celery", action="store_true", help="PostgreSQL + Redis + `calsync worker`/`scheduler`")
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    folder = Path(tempfile.mkdtemp(prefix="calsync-bench-"))
+    work = workdir("builtin")
     port = free_port()
-    url = f"sqlite:///{folder / 'calsync.db'}"
-    migrate.upgrade(url)
-    settings = Settings(var_dir=folder / "var", database_url=url, secret_key="bench-secret", port=port,
-                        base_url=f"http://127.0.0.1:{port}")  # everything else: the shipped defaults
-    from calsync.web.app import create_app
-
-    app = create_app(settings)
-    context = app.state.context
-    with session_scope(context.sessions) as session:
-        _, token = crm_accounts.add_user(session, context.box, email=EMAIL, password=PASSWORD, company_name="Acme", name="Bob")
-    with serve(app, port=port) as base:
+    with deployment(work, port, mode="celery" if args.celery else "embedded", workers=args.workers) as app:
+        base = app.base
+        context = app.context
+        with session_scope(context.sessions) as session:
+            _, token = crm_accounts.add_user(session, context.box, email=EMAIL, password=PASSWORD, company_name="Acme",
+                                             name="Bob")
         api = httpx.Client(base_url=base, headers={"X-Api-Token": token}, timeout=60)
         dav = httpx.Client(auth=(EMAIL, PASSWORD), timeout=60)
         calendar = f"{base}/dav/{EMAIL}/calendar/"
@@ -102,22 +76,25 @@ def main(argv: list[str] | None = None) -> int:
         for n in range(args.changes):
             start = day + dt.timedelta(minutes=15 * n)
             summary = f"Phone call {n} {uuid.uuid4().hex[:6]}"
+            time.sleep(args.settle)
             put = dav.put(f"{calendar}bench-{n}.ics", content=ics(f"bench-{n}@bench", summary, start),
                           headers={"Content-Type": "text/calendar; charset=utf-8"})
             assert put.status_code == 201, put.text
             inbound.append(until(lambda: summary in subjects()))
 
             subject = f"CRM meeting {n} {uuid.uuid4().hex[:6]}"
+            time.sleep(args.settle)
             made = api.post("/api/v1/activities", json={"subject": subject, "type": "meeting",
                                                         "start": (start + dt.timedelta(days=1)).isoformat()})
             assert made.status_code == 201, made.text
             outbound.append(until(lambda: subject in in_calendar()))
         api.close()
         dav.close()
+    print(f"mode: {'celery, ' + str(args.workers) + ' worker(s)' if args.celery else 'embedded'}")
     print("| direction | changes | p50 | p95 | max |")
     print("| --- | --- | --- | --- | --- |")
-    print(report("calendar app → CRM (PUT to /dav/ → GET /api/v1/activities)", inbound))
-    print(report("CRM → calendar app (POST /api/v1/activities → REPORT of /dav/)", outbound))
+    print(row("calendar app → CRM (PUT to /dav/ → GET /api/v1/activities)", inbound))
+    print(row("CRM → calendar app (POST /api/v1/activities → REPORT of /dav/)", outbound))
     return 0
 
 

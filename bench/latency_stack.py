@@ -257,39 +257,23 @@ class Deployment:
     mode: str  # "embedded" or "celery"
     env: dict[str, str]
     work: Path
-    processes: list[subprocess.Popen[bytes]]
+    cluster: Any = None  # tests.support.scaleout.ScaleOut on Celery
 
-    def start_workers(self, count: int, concurrency: int | None = None) -> list[subprocess.Popen[bytes]]:
-        """`calsync worker` processes (Celery only); their logs go to the work folder."""
-        started = []
-        for _ in range(count):
-            n = len(self.processes)
-            args = ["worker"] + (["--concurrency", str(concurrency)] if concurrency else [])
-            process = subprocess.Popen(calsync_command(*args), cwd=ROOT, env=child_env(self.env),
-                                       stdout=subprocess.DEVNULL, stderr=open(self.work / f"process-{n}.log", "wb"))
-            self.processes.append(process)
-            started.append(process)
-        return started
+    def start_workers(self, count: int, concurrency: int | None = None) -> list[Any]:
+        """`calsync worker` processes (Celery only), each ready to take tasks when this returns."""
+        from calsync.config import Settings
 
-    def start_scheduler(self) -> subprocess.Popen[bytes]:
-        n = len(self.processes)
-        process = subprocess.Popen(calsync_command("scheduler"), cwd=ROOT, env=child_env(self.env),
-                                   stdout=subprocess.DEVNULL, stderr=open(self.work / f"process-{n}.log", "wb"))
-        self.processes.append(process)
-        return process
-
-    def stop_processes(self) -> None:
-        while self.processes:
-            stop(self.processes.pop())
+        threads = concurrency or Settings().runner_threads
+        return [self.cluster.worker(concurrency=threads, timeout=120) for _ in range(count)]
 
 
 @contextmanager
 def deployment(work: Path, port: int, *, mode: str = "embedded", env: dict[str, str] | None = None,
-               workers: int = 1, concurrency: int | None = None, scheduler: bool = True) -> Iterator[Deployment]:
+               workers: int = 1, concurrency: int | None = None) -> Iterator[Deployment]:
     """The app under Uvicorn in this process with the shipped defaults, plus `env` (CALSYNC_*
     names, also given to the workers). Embedded: SQLite and the in-process runner. Celery: a fresh
     PostgreSQL database and Redis, the web process only enqueues, and `workers` × `calsync worker`
-    plus `calsync scheduler` run the syncs."""
+    plus one `calsync scheduler` (tests/support/scaleout.py) run the syncs."""
     from contextlib import ExitStack
 
     from calsync.config import Settings, get_settings
@@ -298,7 +282,8 @@ def deployment(work: Path, port: int, *, mode: str = "embedded", env: dict[str, 
 
     base = f"http://127.0.0.1:{port}"
     values = {"CALSYNC_SECRET_KEY": "bench-secret", "CALSYNC_VAR_DIR": str(work / "var"), "CALSYNC_PORT": str(port),
-              "CALSYNC_BASE_URL": base, "CALSYNC_ALLOW_PRIVATE_CALENDAR_HOSTS": "1", "CALSYNC_LOG_LEVEL": "warning",
+              "CALSYNC_BASE_URL": base, "CALSYNC_ALLOW_PRIVATE_CALENDAR_HOSTS": "1",
+              "CALSYNC_EMBEDDED_DAV": "true",
               **(env or {})}
     with ExitStack() as stack:
         if mode == "celery":
@@ -314,10 +299,12 @@ def deployment(work: Path, port: int, *, mode: str = "embedded", env: dict[str, 
 
         app = create_app(Settings())
         stack.enter_context(serve(app, port=port))
-        found = Deployment(base, app.state.context, mode, values, work, [])
-        stack.callback(found.stop_processes)
+        found = Deployment(base, app.state.context, mode, values, work)
         if mode == "celery":
+            from tests.support.scaleout import ScaleOut
+
+            found.cluster = stack.enter_context(ScaleOut(database, broker, secret_key=values["CALSYNC_SECRET_KEY"],
+                                                         env=values, log_dir=work / "processes"))
             found.start_workers(workers, concurrency)
-            if scheduler:
-                found.start_scheduler()
+            found.cluster.scheduler(timeout=120)
         yield found

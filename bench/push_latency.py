@@ -14,8 +14,7 @@ Redis, `calsync worker` + `calsync scheduler`; `--celery`).
 The reading side polls every 20 ms; one change in flight at a time, each after `--settle` seconds
 of quiet (else a sync still pending from the previous change, such as the one an import's own
 CRM write asks for, would carry the next change early and flatter the figure). For CalDAV the bench then
-leaves the account idle for `--idle-polls` periods and counts Radicale's requests per poll (at the
-server). Prints one table row per provider and direction (p50, p95, max).
+counts Radicale's requests (at the server) over `--idle-polls` polls of the idle account. Prints one table row per provider and direction (p50, p95, max).
 
 Run: `.venv/bin/python -m bench.push_latency [--sides google,microsoft,caldav] [--changes 30]
 [--caldav-changes 12] [--poll-seconds 60] [--celery [--workers 1]]`."""
@@ -154,12 +153,22 @@ def only_account(app: Deployment) -> int:
         return int(session.scalar(select(SyncAccount.id)))  # type: ignore[arg-type]
 
 
-def runs(app: Deployment) -> int:
+def last_run(app: Deployment) -> int:
+    """The id of the latest finished run."""
     from calsync.store.db import session_scope
     from calsync.store.tables import SyncRun
 
     with session_scope(app.context.sessions) as session:
-        return int(session.scalar(select(func.count()).select_from(SyncRun)) or 0)
+        return int(session.scalar(select(func.max(SyncRun.id)).where(SyncRun.finished_at.is_not(None))) or 0)
+
+
+def finished_since(app: Deployment, run_id: int) -> int:
+    from calsync.store.db import session_scope
+    from calsync.store.tables import SyncRun
+
+    with session_scope(app.context.sessions) as session:
+        return int(session.scalar(select(func.count()).select_from(SyncRun).where(
+            SyncRun.id > run_id, SyncRun.finished_at.is_not(None))) or 0)
 
 
 def measure(side: Side, app: Deployment, token: str, changes: int, poll: float, idle_polls: int,
@@ -198,12 +207,15 @@ def measure(side: Side, app: Deployment, token: str, changes: int, poll: float, 
         print(f"{side.name} #{n}: in {inbound[-1]:.2f} s, out {outbound[-1]:.2f} s", file=sys.stderr, flush=True)
     found: dict[str, Any] = {"inbound": inbound, "outbound": outbound}
     if isinstance(side, CalDavSide) and idle_polls:
-        time.sleep(5.0)  # the last change's own syncs finish
-        before = runs(app)
+        # from the end of one poll to the end of `idle_polls` more: nothing else runs in between,
+        # so every request Radicale counts belongs to an idle poll
+        last = last_run(app)
+        until(lambda: last_run(app) > last, timeout=poll * 2 + 60)
         side.server.count(reset=True)
-        time.sleep(poll * idle_polls)
-        counted = side.server.count()
-        found["idle"] = {"runs": runs(app) - before, "requests": counted}
+        first = last_run(app)
+        until(lambda: finished_since(app, first) >= idle_polls, timeout=poll * (idle_polls + 1) + 60, every=0.2)
+        found["idle"] = {"runs": finished_since(app, first), "requests": side.server.count(),
+                         "seconds": poll * idle_polls}
     api.close()
     return found
 
@@ -253,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             idle = found["idle"]
             per = idle["requests"].get("total", 0) / max(1, idle["runs"])
             methods = ", ".join(f"{k} {v}" for k, v in idle["requests"].items() if k != "total")
-            notes.append(f"- CalDAV idle polls: {idle['runs']} runs in {args.idle_polls} × {int(args.poll_seconds)} s, "
+            notes.append(f"- CalDAV idle polls: {idle['runs']} runs, "
                          f"{idle['requests'].get('total', 0)} requests at Radicale ({methods}): {per:.1f} per poll")
     print(f"mode: {mode}" + (f", {args.workers} worker(s)" if args.celery else ""))
     print("| provider: direction | changes | p50 | p95 | max |")
