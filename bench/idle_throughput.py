@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.latency_stack import Deployment, Emulator, deployment, emulator, workdir
+from bench.latency_stack import Deployment, Emulator, cpu_between, cpu_by_role, deployment, emulator, workdir
 from tests.support.ports import free_port
 
 PROVIDERS = ("google", "microsoft")
@@ -122,13 +122,17 @@ def measure(app: Deployment, emus: dict[str, Emulator], ids: list[int], rounds: 
     for n in range(rounds):
         before = {kind: emu.requests() for kind, emu in emus.items()}
         since = last_run_id(app)
+        cpu = cpu_by_role()
         request_all(app, ids, "schedule")
         seconds, done, bad = wait_runs(app, since, len(ids), timeout=1800)
+        cpu = cpu_between(cpu, cpu_by_role())
         requests = {kind: emu.requests() - before[kind] for kind, emu in emus.items()}
         per_minute = done / seconds * 60
-        results.append({"seconds": seconds, "runs": done, "not_ok": bad, "per_minute": per_minute, "requests": requests})
+        results.append({"seconds": seconds, "runs": done, "not_ok": bad, "per_minute": per_minute, "requests": requests,
+                        "cpu": cpu})
+        shares = ", ".join(f"{role} {used / seconds:.2f}" for role, used in sorted(cpu.items(), key=lambda i: -i[1]) if used > 0.01)
         print(f"round {n + 1}: {done} runs in {seconds:.1f} s = {per_minute:,.0f}/min, not ok {bad}, "
-              f"requests {requests}", file=sys.stderr, flush=True)
+              f"requests {requests}; cores busy: {shares}", file=sys.stderr, flush=True)
         time.sleep(2.0)
     return results
 
@@ -151,6 +155,17 @@ def run(mode: str, accounts: int, rounds: int, workers: int, concurrency: int | 
         return measure(app, emus, ids, rounds)
 
 
+def cores(results: list[dict[str, Any]]) -> str:
+    """Average cores each role kept busy over all rounds ("workers 0.9, PostgreSQL 0.3, ...")."""
+    seconds = sum(r["seconds"] for r in results)
+    spent: dict[str, float] = {}
+    for r in results:
+        for role, used in r["cpu"].items():
+            spent[role] = spent.get(role, 0.0) + used
+    return ", ".join(f"{role} {used / seconds:.2f}" for role, used in sorted(spent.items(), key=lambda i: -i[1])
+                     if used / seconds >= 0.01)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=1000)
@@ -168,9 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         label = f"Celery, {workers} × `calsync worker`" if args.celery else "embedded (`calsync serve`)"
         lines.append(f"| {label} | {args.accounts:,} | {len(results)} | {statistics.median(rates):,.0f} "
                      f"| {min(rates):,.0f}–{max(rates):,.0f} | {statistics.median(requests):.2f} "
-                     f"| {sum(r['not_ok'] for r in results)} |")
-    print("| runner | idle accounts | rounds | syncs/min (median) | range | provider requests per sync | runs not ok |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+                     f"| {sum(r['not_ok'] for r in results)} | {cores(results)} |")
+    print("| runner | idle accounts | rounds | syncs/min (median) | range | provider requests per sync | runs not ok "
+          "| cores busy during the rounds (of 2) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(lines))
     return 0
 

@@ -308,3 +308,59 @@ def deployment(work: Path, port: int, *, mode: str = "embedded", env: dict[str, 
             found.start_workers(workers, concurrency)
             found.cluster.scheduler(timeout=120)
         yield found
+
+
+# ------------------------------------------------------------------------------------ CPU accounting
+
+ROLES = (("emulate google", "Google emulator"), ("emulate microsoft", "Microsoft emulator"), ("worker", "workers"),
+         ("scheduler", "scheduler"), ("postgres", "PostgreSQL"), ("redis-server", "Redis"),
+         ("radicale", "Radicale"))
+
+
+def _stat(pid: str) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds used) of a process, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds used so far by this process ("web app + bench") and each of its descendants,
+    summed by role (emulators, workers, PostgreSQL, ...), and by the whole machine ("machine")."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            found = _stat(entry)
+            if found:
+                parents[int(entry)], used[int(entry)] = found
+    me = os.getpid()
+    totals: dict[str, float] = {"web app + bench": used.get(me, 0.0)}
+    for pid in used:
+        ancestor = parents.get(pid)
+        while ancestor not in (None, 0, 1, me):
+            ancestor = parents.get(ancestor)  # type: ignore[arg-type]
+        if ancestor != me or pid == me:
+            continue
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        role = next((name for needle, name in ROLES if needle in command), "other")
+        totals[role] = totals.get(role, 0.0) + used[pid]
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    busy = sum(int(v) for v in fields) - int(fields[3]) - int(fields[4])  # all but idle and iowait
+    totals["machine"] = busy / os.sysconf("SC_CLK_TCK")
+    return totals
+
+
+def cpu_between(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each role used between two snapshots; "others" is the rest of the machine
+    (other people's work on the same cores)."""
+    spent = {role: after.get(role, 0.0) - before.get(role, 0.0) for role in after}
+    ours = sum(v for k, v in spent.items() if k != "machine")
+    spent["others on the machine"] = max(0.0, spent.pop("machine") - ours)
+    return spent
