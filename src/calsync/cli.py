@@ -365,12 +365,9 @@ def worker(
         return
     logsetup.configure(level)
     _sessions()  # the database answers and is migrated, before taking work
-    try:
-        from calsync.jobs import ratelimit  # the provider rate limits shared by all workers
-    except ImportError:
-        ratelimit = None  # type: ignore[assignment]
-    if ratelimit is not None:
-        ratelimit.install(settings)
+    from calsync.jobs import ratelimit
+
+    ratelimit.install(settings)  # the provider rate limits shared by all workers
     celery = make_app(settings)
     tasks.register(celery)
     threads = concurrency or settings.runner_threads

@@ -157,3 +157,24 @@ def test_one_scheduler_is_active_and_a_standby_takes_over_when_its_lock_lapses(h
     assert standby.hold() and not active.hold()
     standby.release()
     assert active.hold()
+
+
+def test_a_run_that_raises_is_retried_with_backoff_and_a_lost_redis_fails_no_request(
+        h: Harness, client: redis.Redis) -> None:
+    account_id = h.connect(A)
+    clock = Clock()
+    queue = QueuedScheduler(client, clock=clock)
+
+    class Broken:
+        def run(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("database connection lost")
+
+    work = Work(h.context, queue, Broken(), retry_base=5.0, rng=random.Random(1))  # type: ignore[arg-type]
+    assert work.sync_account(account_id, "change").status == "retry"
+    due, reason = queue.pending()[account_id]
+    assert reason == "retry" and 2.5 <= due - clock.now <= 5.0
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    gone = QueuedScheduler(redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)))
+    gone.request_sync(account_id, "change")  # logged, not raised: the next round asks again

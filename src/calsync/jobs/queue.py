@@ -11,10 +11,13 @@ account may happen on another worker."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 import redis
+
+log = logging.getLogger("calsync.jobs")
 
 DUE = "calsync:due"
 REASONS = "calsync:reason"
@@ -63,8 +66,13 @@ class QueuedScheduler:
         return cls(connect(url))
 
     def request_sync(self, account_id: int, reason: str, *, delay: float = 0.0) -> None:
+        """Never raises: with Redis unreachable the request is dropped and logged (a web request or a
+        CRM write must not fail for it); the scheduler's next round asks for every account again."""
         due = self.clock() + max(0.0, delay)
-        self._request(keys=[DUE, REASONS], args=[repr(due), str(account_id), reason, STICKY])
+        try:
+            self._request(keys=[DUE, REASONS], args=[repr(due), str(account_id), reason, STICKY])
+        except redis.RedisError as exc:
+            log.warning("could not queue a sync of account %s (%s): %s", account_id, reason, exc)
 
     def pop_due(self, limit: int = 500) -> list[tuple[int, str]]:
         """Takes every request due by now off the set (atomically: two schedulers never both get one)."""

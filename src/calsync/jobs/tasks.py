@@ -49,7 +49,11 @@ class Work:
         self.channels = Channels(context)
 
     def sync_account(self, account_id: int, reason: str) -> RunSummary:
-        summary = self.engine.run(account_id, trigger=reason, full=reason == STICKY, wait=self.lease_wait)
+        try:
+            summary = self.engine.run(account_id, trigger=reason, full=reason == STICKY, wait=self.lease_wait)
+        except Exception as exc:  # the database went away mid-run, a bug: retried with backoff like a failed run
+            log.exception("sync of account %s failed", account_id)
+            summary = RunSummary(account_id, status="retry", message=f"the sync stopped unexpectedly: {exc}")
         failures = 0
         if counts_as_failure(summary):
             failures = self.queue.failed(account_id)
