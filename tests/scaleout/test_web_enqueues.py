@@ -97,3 +97,16 @@ def test_a_crm_change_reaches_the_calendar_through_a_worker_and_the_web_runs_no_
     assert client.post("/api/v1/calendar-sync/sync", params={"full": "true"}).status_code == 202
     assert runs_here == []
     assert titles(dav, "u1", "work") == ["Call with Bea"]
+
+
+def test_push_and_api_requests_enqueue_even_in_an_app_part_without_its_runner(scaled_context: Any) -> None:
+    """The webhook receiver and the sync API fall back to a thread only without a broker."""
+    from calsync.web import webhooks
+    from calsync.web.api import calendar_sync
+
+    webhooks._request_sync(scaled_context, 5)
+    scaled_context.extras.pop("runner", None)
+    calendar_sync._request_sync(scaled_context, 6, "start")
+    pending = QueuedScheduler.from_url(scaled_context.settings.broker_url).pending()
+    assert {5: "push", 6: "start"} == {account: reason for account, (_due, reason) in pending.items()}
+    assert "sync_engine" not in scaled_context.extras  # no engine was ever made in this process
