@@ -120,3 +120,28 @@ def test_a_live_run_keeps_its_lease_past_the_lease_time_and_a_released_lease_sta
     with h.session() as s:
         account = s.get(SyncAccount, account_id)
         assert account is not None and account.lease_owner is None and account.lease_until is None
+
+
+def test_a_run_whose_lease_was_taken_over_stops_at_its_next_step(h: Harness, monkeypatch: Any) -> None:
+    """A process frozen past its lease's expiry (and taken over) must not write beside the new run."""
+    import pytest
+
+    from calsync.sync import lease as lease_module
+
+    monkeypatch.setattr(lease_module, "HEARTBEAT", 0.2)
+    account_id = h.connect(A)
+    lease = Lease(h.context.sessions, account_id)
+    assert lease.take()
+    assert lease.renew() is True
+    with h.session() as s:  # another process took it over after it lapsed
+        s.execute(update(SyncAccount).where(SyncAccount.id == account_id).values(lease_owner="other:2:y"))
+    deadline = time.monotonic() + 5
+    while not lease.lost and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lease.lost  # the heartbeat noticed
+    with pytest.raises(lease_module.LeaseLost):
+        lease.renew()
+    lease.release()
+    with h.session() as s:
+        account = s.get(SyncAccount, account_id)
+        assert account is not None and account.lease_owner == "other:2:y"  # the other's lease stays

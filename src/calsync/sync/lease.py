@@ -33,6 +33,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+class LeaseLost(RuntimeError):
+    """This run's lease is held by another process now: the run must stop."""
+
+
 class Lease:
     """One run's hold on one account. `take()` starts the heartbeat, `release()` stops it."""
 
@@ -45,6 +49,7 @@ class Lease:
         self.renewed_at: dt.datetime | None = None
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
+        self.lost = False  # another process took the lease over (set by the heartbeat or a renewal)
 
     def _update(self, *conditions: object, owner: str | None, until: dt.datetime | None) -> bool:
         session = self.sessions()
@@ -66,18 +71,26 @@ class Lease:
             owner=self.owner, until=now + self.lease_time,
         )
         if taken:
-            self.renewed_at = now
+            self.renewed_at, self.lost = now, False
             self._start_heartbeat()
         return taken
 
     def renew(self, *, force: bool = False) -> bool:
         """Pushes the expiry out; cheap to call often (writes at most every third of the lease
-        time unless forced). False when the lease is no longer ours."""
+        time unless forced). The run's own calls (`force=False`) raise LeaseLost once another
+        process has taken the lease over (this one was frozen past its expiry): the run stops at
+        its next step instead of writing beside the other."""
+        if self.lost and not force:
+            raise LeaseLost(f"the run lease of account {self.account_id} was taken over by another process")
         now = _now()
         if not force and self.renewed_at is not None and now - self.renewed_at < self.lease_time / 3:
             return True
         kept = self._update(SyncAccount.lease_owner == self.owner, owner=self.owner, until=now + self.lease_time)
         self.renewed_at = now
+        if not kept:
+            self.lost = True
+            if not force:
+                raise LeaseLost(f"the run lease of account {self.account_id} was taken over by another process")
         return kept
 
     def release(self) -> None:
