@@ -74,6 +74,16 @@ class QueuedScheduler:
         except redis.RedisError as exc:
             log.warning("could not queue a sync of account %s (%s): %s", account_id, reason, exc)
 
+    def request_many(self, requests: list[tuple[int, str, float]]) -> None:
+        """`request_sync` for many accounts in one round trip per thousand (the scheduler's rounds)."""
+        now = self.clock()
+        for start in range(0, len(requests), 1000):
+            pipe = self.client.pipeline(transaction=False)
+            for account_id, reason, delay in requests[start:start + 1000]:
+                self._request(keys=[DUE, REASONS], args=[repr(now + max(0.0, delay)), str(account_id), reason, STICKY],
+                              client=pipe)
+            pipe.execute()
+
     def pop_due(self, limit: int = 500) -> list[tuple[int, str]]:
         """Takes every request due by now off the set (atomically: two schedulers never both get one)."""
         flat = self._pop(keys=[DUE, REASONS], args=[repr(self.clock()), str(limit)])

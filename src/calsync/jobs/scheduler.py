@@ -124,9 +124,9 @@ class Scheduler:
                 SyncAccount.enabled.is_(True), SyncAccount.state.not_in(WAITING_FOR_USER))))
         finally:
             session.close()
-        for account_id in ids:
-            offset = (account_id * 7919) % max(1, int(self.interval))
-            self.queue.request_sync(account_id, "schedule", delay=offset % 3 if initial else offset)
+        spread = max(1, int(self.interval))
+        self.queue.request_many([(account_id, "schedule", ((account_id * 7919) % spread) % 3 if initial
+                                  else (account_id * 7919) % spread) for account_id in ids])
 
     def request_lapsed(self) -> list[int]:
         """Accounts whose lease lapsed while still owned: their run's process died mid-run."""
@@ -139,7 +139,7 @@ class Scheduler:
             session.close()
         for account_id in ids:
             log.info("account %s: its run's lease lapsed (a worker died): requested again", account_id)
-            self.queue.request_sync(account_id, "lapsed")
+        self.queue.request_many([(account_id, "lapsed", 0.0) for account_id in ids])
         return ids
 
     def run_forever(self) -> None:
