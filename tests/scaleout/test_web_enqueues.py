@@ -82,6 +82,7 @@ def test_a_crm_change_reaches_the_calendar_through_a_worker_and_the_web_runs_no_
         return _finished_runs(context, account_id) >= 1 and all(due > later for due, _ in queue.pending().values())
 
     eventually(settled, 30, "the first sync (connect, and the scheduler's first round)", logs=cluster.logs)
+    assert queue.pending()[account_id][1] == "poll"  # an external CalDAV account: its next poll slot is booked
     # nothing is due for minutes now (round, poll): only the change's request can sync it
     start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=1)
     made = client.post("/api/v1/activities", json={"subject": "Call with Bea", "type": "call", "start": start.isoformat(),
