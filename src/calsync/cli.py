@@ -364,6 +364,11 @@ def worker(
         fail(f"{exc}; set it with --log-level or CALSYNC_LOG_LEVEL")
         return
     logsetup.configure(level)
+    if level != "debug":  # one line per run is ours ("account 7 (change): ok"); not Celery's two more
+        import logging
+
+        for name in ("celery.app.trace", "celery.worker.strategy"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     _sessions()  # the database answers and is migrated, before taking work
     from calsync.jobs import ratelimit
 
