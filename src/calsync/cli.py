@@ -280,6 +280,9 @@ def serve(
         fail(str(exc))
         return
     console.print(f"calsync is serving on [bold]{settings.resolved_base_url()}[/bold]")
+    if settings.broker_url:
+        console.print("scale-out (CALSYNC_BROKER_URL): this process only queues syncs; `calsync worker` runs them "
+                      "and `calsync scheduler` hands them out")
     from calsync.web.runtime import settle_heap
 
     settle_heap()
