@@ -111,3 +111,31 @@ def test_push_and_api_requests_enqueue_even_in_an_app_part_without_its_runner(sc
     pending = QueuedScheduler.from_url(scaled_context.settings.broker_url).pending()
     assert {5: "push", 6: "start"} == {account: reason for account, (_due, reason) in pending.items()}
     assert "sync_engine" not in scaled_context.extras  # no engine was ever made in this process
+
+
+def test_the_webs_own_calendar_requests_count_against_the_limit_the_workers_share(
+        web: tuple[httpx.Client, Any], dav: DavServer) -> None:
+    import redis
+
+    from calsync.jobs.ratelimit import PREFIX
+    from calsync.providers import gate
+
+    client, context = web
+    store = redis.Redis.from_url(context.settings.broker_url)
+    store.delete(PREFIX + "caldav")
+    dav.make_calendar("u1", "home")
+    connected = client.post("/api/v1/calendar-sync/connect", json={
+        "provider": "caldav", "url": dav.url, "username": "u1", "password": "u1-pass-1", "calendar": "home"})
+    assert connected.status_code == 201, connected.text
+    assert store.exists(PREFIX + "caldav"), "connecting took no token from the shared CalDAV bucket"
+    assert not isinstance(gate.current(), gate.Unlimited)
+
+
+def test_the_shared_limit_is_lifted_when_the_app_stops(scaled_settings: Settings) -> None:
+    from calsync.providers import gate
+    from calsync.web.app import create_app
+    from tests.support.live import serve
+
+    with serve(create_app(scaled_settings)):
+        assert not isinstance(gate.current(), gate.Unlimited)
+    assert isinstance(gate.current(), gate.Unlimited)  # the other tests of this process run unlimited

@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from calsync.crm.services import changes
+from calsync.jobs import ratelimit
 from calsync.jobs.queue import QueuedScheduler
+from calsync.providers import gate
 from calsync.store.tables import SyncAccount, SyncRun
 from calsync.sync.summary import RunSummary
 from calsync.web.context import AppContext
@@ -94,3 +96,7 @@ def install(app: FastAPI, context: AppContext) -> None:
     listener = ChangeListener(context, queue)
     context.extras.setdefault("startup", []).append(lambda: changes.subscribe(listener))
     context.extras.setdefault("shutdown", []).append(lambda: changes.unsubscribe(listener))
+    # The web's own provider requests (connect, calendar lists, stopping channels) count against
+    # the limits the workers share.
+    context.extras["startup"].append(lambda: ratelimit.install(context.settings))
+    context.extras["shutdown"].append(lambda: gate.set_gate(None))
