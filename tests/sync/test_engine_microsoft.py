@@ -169,3 +169,21 @@ def test_moved_and_cancelled_occurrences_reach_their_activities(hc: Harness, out
     outlook.delete(series)
     hc.sync(A)
     assert hc.activities(A) == []
+
+
+def test_an_event_the_crm_created_and_outlook_deleted_before_the_next_sync_leaves_the_crm(
+        hc: Harness, outlook: MicrosoftHarness) -> None:
+    """Graph's delta reports as deleted only what one of its rounds has shown: an event pushed
+    after the delta token was taken and deleted before the next sync must still reach the CRM
+    (found by tests/sync/test_scaleout_convergence.py)."""
+    kept = hc.create(A, "Call Bob", start=soon(30))
+    gone = hc.create(A, "Call Dan", start=soon(50))
+    first = hc.sync(A)
+    assert first.status == "ok" and first.pushed == 2, first.entries
+    outlook.delete(next(e for e in listed(outlook) if e.summary == "Call Dan").event_id)
+    second = hc.sync(A)
+    assert second.status == "ok", second.entries
+    assert [a.id for a in hc.activities(A)] == [kept]
+    assert hc.activity(gone).deleted
+    idle = hc.sync(A)
+    assert idle.status == "ok" and idle.writes == 0, idle.entries

@@ -286,6 +286,10 @@ class SyncEngine:
                 if fresh.deferred:
                     summary.note("notice", "calendar", f"{len(fresh.deferred)} calendar items new since the last complete "
                                  "listing and absent from its time-range answer are read in the next runs")
+            elif not pulled.full:
+                echoes = repo.unechoed(session, account, pulled, summary.run_id)
+                if echoes:
+                    self._fetch(provider, calendar_id, echoes, pulled, set())
             zone = repo.owner_of(session, account).timezone
             pulled.events = [read_floating(e, zone) if e.floating else e for e in pulled.events]
             crm = repo.crm_state(session, account, None, pulled, now)

@@ -156,6 +156,26 @@ def relevant_links(session: Session, account: SyncAccount, pulled: Pulled, activ
     return list(found.values())
 
 
+def unechoed(session: Session, account: SyncAccount, pulled: Pulled, run_id: int | None) -> set[str]:
+    """Events this engine created after the stored cursor was taken that this incremental listing
+    does not name. A listing normally names them (the echo of our own writes); Graph's delta
+    reports as deleted only what one of its rounds has shown, so an event pushed after the cursor
+    and deleted before the next listing would never be reported: the engine reads these. The
+    bound is the start of the last run that ended ok (its listing, or a fetch, saw every older
+    link); a later bound could miss links, an earlier one only reads a few more."""
+    since = session.scalar(select(func.max(SyncRun.started_at)).where(
+        SyncRun.account_id == account.id, SyncRun.id != run_id, SyncRun.status.in_(("ok", "partial"))))
+    if since is None or pulled.full:
+        return set()
+    named = ({e.event_id for e in pulled.events} | {k.event_id for k in pulled.tombstones}
+             | {k.event_id for k in pulled.left_window} | set(pulled.skipped) | set(pulled.complete_series))
+    created = session.scalars(select(SyncLink.event_id).where(
+        SyncLink.account_id == account.id, SyncLink.calendar_id == (account.calendar_id or ""),
+        SyncLink.origin == "crm", SyncLink.status.in_(("linked", "error")), SyncLink.recurrence_id == "",
+        SyncLink.created_at >= since))
+    return set(created) - named
+
+
 def crm_state(session: Session, account: SyncAccount, links: list[SyncLink] | None, pulled: Pulled,
               now: dt.datetime | None = None) -> CrmState:
     """The CRM side the decision needs: the owner's unlinked live activities, the activities that
