@@ -16,6 +16,9 @@ from urllib.parse import quote
 import httpx
 
 UTC = dt.timezone.utc
+# Idle connections are dropped well before the servers close theirs (Uvicorn after 5 s), so a
+# request never goes out on a connection the server is closing (a reset, not an answer).
+LIMITS = httpx.Limits(keepalive_expiry=1.0)
 WINDOW_DAYS = 60  # every item of the workload starts within the next 40 days
 
 
@@ -41,6 +44,8 @@ class CalendarSide(Protocol):
         ...
 
     def listing(self) -> list[Listed]: ...
+
+    def close(self) -> None: ...
 
 
 def _ok(response: httpx.Response, missing_ok: bool = False) -> Any:
@@ -75,7 +80,8 @@ class GoogleSide:
     kind = "google"
 
     def __init__(self, emulator: Any, user: str, calendar_id: str) -> None:
-        self.api: httpx.Client = emulator.client(user)
+        self.api = httpx.Client(base_url=emulator.base + "/calendar/v3", timeout=30, limits=LIMITS,
+                                headers={"Authorization": f"Bearer {emulator.token(user)}"})
         self.path = f"/calendars/{quote(calendar_id, safe='')}/events"
 
     @staticmethod
@@ -106,6 +112,9 @@ class GoogleSide:
                 return found
             params["pageToken"] = page["nextPageToken"]
 
+    def close(self) -> None:
+        self.api.close()
+
 
 class MicrosoftSide:
     """One user's calendar on the Graph emulator, as that user with immutable ids (as calsync asks)."""
@@ -113,7 +122,9 @@ class MicrosoftSide:
     kind = "microsoft"
 
     def __init__(self, emulator: Any, user: str, calendar_id: str) -> None:
-        self.api: httpx.Client = emulator.client(user, headers={"Prefer": 'IdType="ImmutableId"'})
+        self.api = httpx.Client(base_url=emulator.base + "/v1.0", timeout=30, limits=LIMITS,
+                                headers={"Authorization": f"Bearer {emulator.token(user)}",
+                                         "Prefer": 'IdType="ImmutableId"'})
         self.calendar = f"/me/calendars/{quote(calendar_id, safe='')}"
 
     @staticmethod
@@ -146,6 +157,9 @@ class MicrosoftSide:
             url, params = page.get("@odata.nextLink"), None
         raise RuntimeError(f"{self.calendar}/calendarView: still a next page after 100, the last {url}")
 
+    def close(self) -> None:
+        self.api.close()
+
 
 _REPORT = (
     '<?xml version="1.0" encoding="utf-8"?>'
@@ -169,7 +183,7 @@ class RadicaleSide:
 
     def __init__(self, server: Any, user: str, calendar_url: str) -> None:
         self.url = calendar_url
-        self.http = httpx.Client(auth=server.auth(user), timeout=30)
+        self.http = httpx.Client(auth=server.auth(user), timeout=30, limits=LIMITS)
 
     def _href(self, event_id: str) -> str:
         return str(httpx.URL(self.url).join(event_id))

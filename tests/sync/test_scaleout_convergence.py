@@ -112,12 +112,15 @@ def fleet(servers: tuple[GoogleEmulator, MicrosoftEmulator, DavServer], postgres
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     context = AppContext.build(Settings())
+    accounts: list[Account] = []
     try:
         started = time.monotonic()
         accounts = _connect_all(context, google, microsoft, radicale, fleet_size)
         print(f"\nconnected {len(accounts)} accounts in {time.monotonic() - started:.1f} s")
         yield Fleet(context, accounts, env, google, microsoft, radicale)
     finally:
+        for account in accounts:
+            account.side.close()
         context.engine.dispose()
         get_settings.cache_clear()
 
