@@ -85,8 +85,9 @@ class Side:
         return int(log[-1]["seq"]) if log else 0
 
     def fail_event_reads(self) -> None:
-        """The calendar's events cannot be read (503 on every GET of them): every sync run fails."""
-        self.emu.post("/faults", {"status": 503, "count": 100_000, "methods": ["GET"], "path": "/events"})
+        """The calendar's events cannot be read (503 on every GET of them, Google's events and
+        Graph's calendarView delta): every sync run fails."""
+        self.emu.post("/faults", {"status": 503, "count": 100_000, "methods": ["GET"], "path": "/events|/calendarView"})
 
     def heal(self) -> None:
         self.emu.control.delete("/faults").raise_for_status()
@@ -337,6 +338,8 @@ def test_push_channels_are_opened_used_renewed_and_stopped_by_the_workers(stack:
         assert renewed["id"] != channel["id"]
     else:  # the same subscription, its expiry moved out
         assert renewed["id"] == channel["id"]
+    wait(lambda: any(status == "provider_error" for _, _, status in stack.runs(account_id, after=before)), 30,
+         "the round's run of the account, failing", stack)
     assert all(status != "ok" for _, _, status in stack.runs(account_id, after=before)), stack.runs(account_id, before)
     side.heal()
 
