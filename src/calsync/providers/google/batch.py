@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from calsync.providers import gate, retryafter
-from calsync.providers.google.http import MAX_WAIT, PROVIDER, GoogleHttp, RATE_REASONS
+from calsync.providers.google.http import PROVIDER, GoogleHttp, RATE_REASONS
+from calsync.providers.httpretry import MAX_WAIT
 from calsync.providers.calls import call_for
 from calsync.providers.google.writes import Answer, Call, Writer
 from calsync.sync.model import Event
@@ -148,7 +149,7 @@ class Batcher:
             if not pending:
                 break
             if round_number:
-                self.http.sleep(self.http._backoff(round_number - 1, wait))
+                self.http.sleep(self.http.backoff(round_number - 1, wait))
             again: list[int] = []
             wait = None
             for start in range(0, len(pending), self.max_parts):

@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 from calsync.providers.microsoft.auth import RECONNECT
-from calsync.providers.microsoft.http import MAX_CONCURRENT, MAX_WAIT, PREFER, GraphHttp, retry_after
+from calsync.providers.httpretry import MAX_WAIT
+from calsync.providers.microsoft.http import MAX_CONCURRENT, PREFER, GraphHttp, retry_after
 from calsync.providers.calls import call_for
 from calsync.providers.microsoft.writes import Answer, Call, Writer
 from calsync.sync.model import Event
