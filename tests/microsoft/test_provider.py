@@ -172,7 +172,7 @@ def test_batched_writes_go_20_per_request_and_inner_429s_wait_their_retry_after(
     assert [o.error for o in outcomes] == [None] * 45
     assert sorted(o.event.summary for o in outcomes if o.event) == sorted(f"Call {n}" for n in range(45))
     batches = [r for r in emu.requests(before) if r["path"].endswith("$batch")]
-    assert [len(r["parts"]) for r in batches[:3]] == [20, 20, 5]
+    assert sorted(len(r["parts"]) for r in batches[:3]) == [5, 20, 20]  # sent side by side: any order
     assert [len(r["parts"]) for r in batches[3:]] == [3]  # the three throttled ones, once more
     assert waits == [3.0]
     events, _, _ = listing(outlook, None)
