@@ -289,13 +289,18 @@ def wait(check: Callable[[], Any], timeout: float, what: str, stack: Stack) -> A
     return eventually(check, timeout, what, logs=stack.cluster.logs)
 
 
+def connect(stack: Stack) -> tuple[int, str]:
+    """Ann connects through OAuth and chooses her calendar; returns the account and calendar."""
+    follow_consent(stack.base, stack.side, stack.browser)
+    calendar = stack.side.choose_calendar(stack.api)
+    chosen = stack.api.patch("/api/v1/calendar-sync", json={"calendar_id": calendar})
+    assert chosen.status_code == 200, chosen.text
+    return stack.account_id(), calendar
+
+
 def test_push_channels_are_opened_used_renewed_and_stopped_by_the_workers(stack: Stack) -> None:
     side, api = stack.side, stack.api
-    follow_consent(stack.base, side, stack.browser)
-    calendar = side.choose_calendar(api)
-    chosen = api.patch("/api/v1/calendar-sync", json={"calendar_id": calendar})
-    assert chosen.status_code == 200, chosen.text
-    account_id = stack.account_id()
+    account_id, calendar = connect(stack)
     address = f"{stack.base}/webhooks/calendar/{account_id}"
     assert side.open_channels() == {} and stack.channel(account_id) is None  # connecting opens none in the web
 
@@ -348,3 +353,27 @@ def test_push_channels_are_opened_used_renewed_and_stopped_by_the_workers(stack:
     assert gone.status_code == 200, gone.text
     assert side.open_channels() == {}
     assert stack.runs_here == []  # the web process ran no sync
+
+
+def test_a_lost_notification_is_covered_by_the_schedulers_rounds(stack: Stack) -> None:
+    """The scheduler's regular round (every 3 s here) brings in a change whose notification the
+    provider never delivered."""
+    side = stack.side
+    account_id, _ = connect(stack)
+    stack.cluster.worker(concurrency=2)
+    stack.cluster.scheduler(env={"CALSYNC_SYNC_INTERVAL_SECONDS": "3"})
+    wait(lambda: stack.channel(account_id), 30, "a channel after the first run", stack)
+    wait(lambda: all(status != "running" for _, _, status in stack.runs(account_id)), 30, "the first run over", stack)
+    delivered = len(side.emu.control.get("/notifications").json()["notifications"])
+    side.emu.post("/notifications", {"drop_next": 1})
+    before = stack.last_run()
+    start = (dt.datetime.now(UTC) + dt.timedelta(days=3)).replace(hour=11, minute=0, second=0, microsecond=0)
+    written = time.monotonic()
+    side.write("Never notified", start)
+    wait(lambda: "Never notified" in stack.subjects(), 20, "the change in the CRM by the schedule", stack)
+    print(f"{side.kind}: a change whose notification was lost, in the CRM in {time.monotonic() - written:.2f} s")
+    sent = side.emu.control.get("/notifications").json()["notifications"][delivered:]
+    assert [n["outcome"] for n in sent] == ["dropped"], sent  # the change's one notification was lost
+    triggers = {trigger for _, trigger, _ in stack.runs(account_id, after=before)}
+    assert "push" not in triggers and "schedule" in triggers, triggers
+    assert stack.runs_here == []
