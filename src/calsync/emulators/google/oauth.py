@@ -1,22 +1,24 @@
 """Google's OAuth endpoints: consent page, authorization code (PKCE S256), token grants, revocation.
 
 The consent page is plain HTML: one form per user with an "Allow" button, no script, no cookies.
+The flow's book-keeping is shared with the Microsoft emulator (emulators/common/oauth.py).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import unquote_plus
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from calsync.emulators.common import oauth as common
+from calsync.emulators.common.oauth import consent_lists, pkce_challenge, read_form, redirect_back
 from calsync.emulators.google.clock import Clock
 from calsync.emulators.google.config import EmulatorConfig
 from calsync.emulators.google.errors import ApiError
@@ -30,27 +32,11 @@ KNOWN_SCOPES = {SCOPE_PREFIX + s for s in (
     "calendar.events.public.readonly", "calendar.acls", "calendar.acls.readonly", "userinfo.email",
     "userinfo.profile")} | {"openid", "email", "profile"}
 ALL_CALENDAR = [SCOPE_PREFIX + "calendar"]
-CODE_SECONDS = 600
 
 
 @dataclass
-class Grant:
-    id: str
-    user: str
-    scopes: list[str]
-    offline: bool
-    pkce: bool
+class Grant(common.Grant):
     revoked: bool = False
-    refresh_tokens: set[str] = field(default_factory=set)
-
-
-@dataclass
-class Code:
-    grant: Grant
-    redirect_uri: str
-    challenge: str | None
-    expires_at: datetime
-    used: bool = False
 
 
 @dataclass
@@ -61,15 +47,12 @@ class AccessToken:
     grant: Grant | None
 
 
-class Auth:
+class Auth(common.Tokens[Grant, AccessToken]):
     """Grants, codes and tokens; Bearer authentication for the API."""
 
     def __init__(self, config: EmulatorConfig, clock: Clock, users: dict[str, str]) -> None:
-        self.config, self.clock, self.users = config, clock, users
-        self.grants: dict[str, Grant] = {}
-        self.codes: dict[str, Code] = {}
-        self.access: dict[str, AccessToken] = {}
-        self.refresh: dict[str, Grant] = {}
+        super().__init__(clock)
+        self.config, self.users = config, users
 
     def issue_access(self, user: str, scopes: list[str], grant: Grant | None) -> tuple[str, int]:
         token = "ya29.emu-" + secrets.token_urlsafe(24)
@@ -91,17 +74,8 @@ class Auth:
             if grant.user == user and not grant.revoked:
                 grant.revoked = True
                 count += 1
-        for token in [t for t, a in self.access.items() if a.user == user]:
-            del self.access[token]
+        self.forget_access(lambda a: a.user == user)
         return count
-
-    def expire_access_tokens(self) -> None:
-        for token in self.access.values():
-            token.expires_at = self.clock.now()
-
-
-def _challenge(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
 
 
 def _error_page(status: int, title: str, detail: str) -> HTMLResponse:
@@ -137,15 +111,7 @@ def consent_page(auth: Auth, request: Request) -> Response:
     error = _check_request(auth, params)
     if error is not None:
         return error
-    hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(params[k])}">'
-                     for k in _FORWARDED if k in params)
-    rows = "".join(
-        f'<li><form method="post" action="{request.url.path}/approve">{hidden}'
-        f'<input type="hidden" name="user" value="{html.escape(u)}"><span class="user">{html.escape(u)}</span> '
-        f'<button type="submit" name="decision" value="allow">Allow</button> '
-        f'<button type="submit" name="decision" value="deny">Deny</button></form></li>'
-        for u in auth.users)
-    scopes = "".join(f"<li>{html.escape(s)}</li>" for s in params["scope"].split())
+    scopes, rows = consent_lists(request, params, _FORWARDED, auth.users)
     page = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign in - Calendar emulator</title></head>"
             f"<body><h1>Choose an account</h1><p>to continue to {html.escape(params['client_id'])}, which asks for:</p>"
             f"<ul>{scopes}</ul><ul class=\"users\">{rows}</ul></body></html>")
@@ -153,26 +119,21 @@ def consent_page(auth: Auth, request: Request) -> Response:
 
 
 async def approve(auth: Auth, request: Request) -> Response:
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await read_form(request)
     error = _check_request(auth, form)
     if error is not None:
         return error
     redirect = form["redirect_uri"]
-    sep = "&" if "?" in redirect else "?"
     state = {"state": form["state"]} if "state" in form else {}
     if form.get("decision") != "allow":
-        return RedirectResponse(f"{redirect}{sep}{urlencode({'error': 'access_denied', **state})}", status_code=302)
+        return redirect_back(redirect, {"error": "access_denied", **state})
     user = form.get("user", "")
     if user not in auth.users:
         return _error_page(400, "unknown user", f"There is no user {user!r} in this emulator.")
     grant = Grant(secrets.token_hex(8), user, form["scope"].split(), form.get("access_type") == "offline",
                   bool(form.get("code_challenge")))
-    auth.grants[grant.id] = grant
-    code = "4/emu-" + secrets.token_urlsafe(24)
-    auth.codes[code] = Code(grant, redirect, form.get("code_challenge"),
-                            auth.clock.now() + timedelta(seconds=CODE_SECONDS))
-    query = {"code": code, **state, "scope": form["scope"]}
-    return RedirectResponse(f"{redirect}{sep}{urlencode(query)}", status_code=302)
+    code = auth.new_code(grant, redirect, form.get("code_challenge"), "4/emu-", 24)
+    return redirect_back(redirect, {"code": code, **state, "scope": form["scope"]})
 
 
 def _oauth_error(error: str, description: str, status: int = 400) -> JSONResponse:
@@ -201,14 +162,11 @@ def _token_reply(auth: Auth, grant: Grant, refresh_token: str | None) -> JSONRes
 
 
 def _new_refresh(auth: Auth, grant: Grant) -> str:
-    token = "1//emu-" + secrets.token_urlsafe(32)
-    grant.refresh_tokens.add(token)
-    auth.refresh[token] = grant
-    return token
+    return auth.new_refresh(grant, "1//emu-", 32)
 
 
 async def token_endpoint(auth: Auth, request: Request) -> Response:
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await read_form(request)
     if not _client_ok(auth, request, form):
         return _oauth_error("invalid_client", "The OAuth client was not found.", 401)
     kind = form.get("grant_type")
@@ -222,7 +180,7 @@ async def token_endpoint(auth: Auth, request: Request) -> Response:
             verifier = form.get("code_verifier")
             if not verifier:
                 return _oauth_error("invalid_request", "Missing code verifier.")
-            if _challenge(verifier) != code.challenge:
+            if pkce_challenge(verifier) != code.challenge:
                 return _oauth_error("invalid_grant", "Invalid code verifier.")
         code.used = True
         refresh = _new_refresh(auth, code.grant) if code.grant.offline else None
@@ -234,8 +192,7 @@ async def token_endpoint(auth: Auth, request: Request) -> Response:
             return _oauth_error("invalid_grant", "Token has been expired or revoked.")
         rotated = None
         if auth.config.rotate_refresh_tokens:
-            grant.refresh_tokens.discard(presented)
-            auth.refresh.pop(presented, None)
+            auth.retire_refresh(grant, presented)
             rotated = _new_refresh(auth, grant)
         return _token_reply(auth, grant, rotated)
     return _oauth_error("unsupported_grant_type", f"Invalid grant_type: {kind}")
@@ -243,7 +200,7 @@ async def token_endpoint(auth: Auth, request: Request) -> Response:
 
 async def revoke_endpoint(auth: Auth, request: Request) -> Response:
     """Google's /revoke: a refresh or access token ends its whole grant."""
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await read_form(request)
     token = form.get("token") or request.query_params.get("token", "")
     grant = auth.refresh.get(token)
     if grant is None and token in auth.access:
@@ -252,6 +209,5 @@ async def revoke_endpoint(auth: Auth, request: Request) -> Response:
     if grant is None:
         return _oauth_error("invalid_token", "Token expired or revoked")
     grant.revoked = True
-    for t in [t for t, a in auth.access.items() if a.grant is grant]:
-        del auth.access[t]
+    auth.forget_access(lambda a: a.grant is grant)
     return Response(status_code=200)

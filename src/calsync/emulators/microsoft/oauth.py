@@ -4,25 +4,26 @@ PKCE S256, refresh tokens that roll over on every use), with AADSTS-coded errors
 
 Microsoft has no token revocation endpoint; a grant ends when the user or an admin revokes it
 (`/_emulator/revoke`), after which refreshing answers `invalid_grant` with an AADSTS code.
+The flow's book-keeping is shared with the Google emulator (emulators/common/oauth.py).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import json
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from calsync.emulators.common import oauth as common
 from calsync.emulators.common.clock import Clock
+from calsync.emulators.common.oauth import consent_lists, pkce_challenge, read_form, redirect_back
 from calsync.emulators.microsoft.config import EmulatorConfig
 from calsync.emulators.microsoft.errors import GraphError
 
@@ -32,7 +33,6 @@ GRAPH_SCOPES = {"calendars.read", "calendars.readwrite", "calendars.read.shared"
 OIDC_SCOPES = {"openid", "profile", "email", "offline_access"}
 ALL_CALENDAR = [GRAPH + "Calendars.ReadWrite"]
 TENANT_ALIASES = ("common", "organizations", "consumers")
-CODE_SECONDS = 600
 # What invalid_grant says for each way a grant can end.
 AADSTS = {
     50173: "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might "
@@ -58,24 +58,9 @@ def user_object_id(user: str) -> str:
 
 
 @dataclass
-class Grant:
-    id: str
-    user: str
-    scopes: list[str]
-    offline: bool
-    pkce: bool
+class Grant(common.Grant):
     revoked_code: int | None = None
     issued: datetime | None = None
-    refresh_tokens: set[str] = field(default_factory=set)
-
-
-@dataclass
-class Code:
-    grant: Grant
-    redirect_uri: str
-    challenge: str | None
-    expires_at: datetime
-    used: bool = False
 
 
 @dataclass
@@ -86,15 +71,12 @@ class AccessToken:
     grant: Grant | None
 
 
-class Auth:
+class Auth(common.Tokens[Grant, AccessToken]):
     """Grants, codes and tokens; Bearer authentication for Graph."""
 
     def __init__(self, config: EmulatorConfig, clock: Clock, users: list[str]) -> None:
-        self.config, self.clock, self.users = config, clock, users
-        self.grants: dict[str, Grant] = {}
-        self.codes: dict[str, Code] = {}
-        self.access: dict[str, AccessToken] = {}
-        self.refresh: dict[str, Grant] = {}
+        super().__init__(clock)
+        self.config, self.users = config, users
 
     def issue_access(self, user: str, scopes: list[str], grant: Grant | None) -> tuple[str, int]:
         """A JWT-shaped access token (Graph clients must treat it as opaque)."""
@@ -127,17 +109,8 @@ class Auth:
             if grant.user == user and not grant.revoked_code:
                 grant.revoked_code = code
                 count += 1
-        for token in [t for t, a in self.access.items() if a.user == user]:
-            del self.access[token]
+        self.forget_access(lambda a: a.user == user)
         return count
-
-    def expire_access_tokens(self) -> None:
-        for token in self.access.values():
-            token.expires_at = self.clock.now()
-
-
-def _challenge(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
 
 
 def _error_page(status: int, code: int, detail: str) -> HTMLResponse:
@@ -186,15 +159,7 @@ def consent_page(auth: Auth, request: Request) -> Response:
     error = _check_request(auth, tenant, params)
     if error is not None:
         return error
-    hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(params[k])}">'
-                     for k in _FORWARDED if k in params)
-    rows = "".join(
-        f'<li><form method="post" action="{request.url.path}/approve">{hidden}'
-        f'<input type="hidden" name="user" value="{html.escape(u)}"><span class="user">{html.escape(u)}</span> '
-        f'<button type="submit" name="decision" value="allow">Allow</button> '
-        f'<button type="submit" name="decision" value="deny">Deny</button></form></li>'
-        for u in auth.users)
-    scopes = "".join(f"<li>{html.escape(s)}</li>" for s in params["scope"].split())
+    scopes, rows = consent_lists(request, params, _FORWARDED, auth.users)
     page = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Permissions requested - Microsoft emulator"
             "</title></head><body><h1>Pick an account</h1>"
             f"<p>{html.escape(params['client_id'])} asks for these permissions:</p><ul>{scopes}</ul>"
@@ -204,29 +169,23 @@ def consent_page(auth: Auth, request: Request) -> Response:
 
 async def approve(auth: Auth, request: Request) -> Response:
     tenant = request.path_params["tenant"]
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await read_form(request)
     error = _check_request(auth, tenant, form)
     if error is not None:
         return error
     redirect = form["redirect_uri"]
-    sep = "&" if "?" in redirect else "?"
     state = {"state": form["state"]} if "state" in form else {}
     if form.get("decision") != "allow":
-        query = {"error": "access_denied", "error_description": "AADSTS65004: User declined to consent to access "
-                                                                "the app.", **state}
-        return RedirectResponse(f"{redirect}{sep}{urlencode(query)}", status_code=302)
+        return redirect_back(redirect, {"error": "access_denied", "error_description": "AADSTS65004: User declined "
+                                        "to consent to access the app.", **state})
     user = form.get("user", "")
     if user not in auth.users:
         return _error_page(400, 50034, f"The user account {user} does not exist in this emulator.")
     scopes = form["scope"].split()
     grant = Grant(secrets.token_hex(8), user, scopes, "offline_access" in {short_scope(s) for s in scopes},
                   bool(form.get("code_challenge")), issued=auth.clock.now())
-    auth.grants[grant.id] = grant
-    code = "0.AX" + secrets.token_urlsafe(48)
-    auth.codes[code] = Code(grant, redirect, form.get("code_challenge"),
-                            auth.clock.now() + timedelta(seconds=CODE_SECONDS))
-    query = {"code": code, **state, "session_state": str(uuid.uuid4())}
-    return RedirectResponse(f"{redirect}{sep}{urlencode(query)}", status_code=302)
+    code = auth.new_code(grant, redirect, form.get("code_challenge"), "0.AX", 48)
+    return redirect_back(redirect, {"code": code, **state, "session_state": str(uuid.uuid4())})
 
 
 def oauth_error(auth: Auth, error: str, code: int, description: str, status: int = 400) -> JSONResponse:
@@ -259,13 +218,6 @@ def _client_error(auth: Auth, request: Request, form: dict[str, str]) -> JSONRes
     return None
 
 
-def _new_refresh(auth: Auth, grant: Grant) -> str:
-    token = "1.AX" + secrets.token_urlsafe(64)
-    grant.refresh_tokens.add(token)
-    auth.refresh[token] = grant
-    return token
-
-
 def _token_reply(auth: Auth, grant: Grant) -> JSONResponse:
     access, seconds = auth.issue_access(grant.user, grant.scopes, grant)
     shown = [s if short_scope(s) in OIDC_SCOPES or s.lower().startswith(GRAPH) else GRAPH + s
@@ -273,7 +225,7 @@ def _token_reply(auth: Auth, grant: Grant) -> JSONResponse:
     body: dict[str, Any] = {"token_type": "Bearer", "scope": " ".join(shown), "expires_in": seconds,
                             "ext_expires_in": seconds, "access_token": access}
     if grant.offline:
-        body["refresh_token"] = _new_refresh(auth, grant)
+        body["refresh_token"] = auth.new_refresh(grant, "1.AX", 64)
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
@@ -286,7 +238,7 @@ def _revoked(auth: Auth, grant: Grant) -> JSONResponse:
 
 async def token_endpoint(auth: Auth, request: Request) -> Response:
     tenant = request.path_params["tenant"]
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await read_form(request)
     if not tenant_ok(auth.config, tenant):
         return oauth_error(auth, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
     failed = _client_error(auth, request, form)
@@ -313,7 +265,7 @@ async def token_endpoint(auth: Auth, request: Request) -> Response:
             if not verifier:
                 return oauth_error(auth, "invalid_grant", 501481, "The Code_Verifier does not match the "
                                                                   "code_challenge supplied in the authorization request.")
-            if _challenge(verifier) != code.challenge:
+            if pkce_challenge(verifier) != code.challenge:
                 return oauth_error(auth, "invalid_grant", 50148, "The code_verifier does not match the "
                                                                  "code_challenge supplied in the authorization request "
                                                                  "for PKCE.")
@@ -327,8 +279,7 @@ async def token_endpoint(auth: Auth, request: Request) -> Response:
         if grant.revoked_code:
             return _revoked(auth, grant)
         if auth.config.retire_old_refresh_tokens:
-            grant.refresh_tokens.discard(presented)
-            auth.refresh.pop(presented, None)
+            auth.retire_refresh(grant, presented)
         return _token_reply(auth, grant)
     return oauth_error(auth, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type "
                                                               f"'{kind}'.")
