@@ -12,14 +12,11 @@ import pytest
 from sqlalchemy import update
 
 from calsync.store.tables import SyncAccount
-from calsync.sync.model import Event
-from calsync.sync.provider import Window
 from calsync.web.context import AppContext
 from tests.support.google_emulator import GoogleEmulator, google_emulator
 from tests.support.harness import GoogleHarness
+from tests.sync.emulated_engine import A, calls, linked, listed, mark
 from tests.sync.harness import Harness, soon
-
-A = "alice@example.com"
 
 
 @pytest.fixture(scope="module")
@@ -38,30 +35,7 @@ def google(emu: GoogleEmulator) -> Iterator[GoogleHarness]:
 @pytest.fixture
 def hc(sync_context: AppContext, google: GoogleHarness, emu: GoogleEmulator) -> Harness:
     """A user whose account syncs with a fresh calendar on the emulator."""
-    h = Harness(sync_context)
-    h.user(A)
-    account_id = h.connect(A)
-    with h.session() as s:
-        s.execute(update(SyncAccount).where(SyncAccount.id == account_id).values(provider="google",
-                                                                                 calendar_id=google.calendar_id))
-    credentials = google.credentials  # one dict: refreshed tokens carry over between runs
-    h.engine.opener = lambda account: emu.open(credentials)  # type: ignore[assignment]
-    return h
-
-
-def listed(google: GoogleHarness) -> list[Event]:
-    now = dt.datetime.now(dt.timezone.utc)
-    window = Window(now - dt.timedelta(days=1), now + dt.timedelta(days=30))
-    return google.provider.list_changes(google.calendar_id, None, window).events
-
-
-def calls(emu: GoogleEmulator, since: int) -> list[tuple[str, str, int]]:
-    return [(r["method"], r["path"].rsplit("/", 1)[-1], r["status"]) for r in emu.requests(since)]
-
-
-def mark(emu: GoogleEmulator) -> int:
-    log = emu.requests()
-    return int(log[-1]["seq"]) if log else 0
+    return linked(sync_context, "google", google, emu.open)
 
 
 def test_two_way_sync_edits_and_deletions_both_ways(hc: Harness, google: GoogleHarness, emu: GoogleEmulator) -> None:

@@ -9,17 +9,12 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import update
 
-from calsync.store.tables import SyncAccount
-from calsync.sync.model import Event
-from calsync.sync.provider import Window
 from calsync.web.context import AppContext
 from tests.support.harness import MicrosoftHarness
 from tests.support.microsoft_emulator import MicrosoftEmulator, microsoft_emulator
+from tests.sync.emulated_engine import A, calls, linked, listed, mark
 from tests.sync.harness import Harness, soon
-
-A = "alice@example.com"
 
 
 @pytest.fixture(scope="module")
@@ -38,30 +33,7 @@ def outlook(emu: MicrosoftEmulator) -> Iterator[MicrosoftHarness]:
 @pytest.fixture
 def hc(sync_context: AppContext, outlook: MicrosoftHarness) -> Harness:
     """A user whose account syncs with a fresh Outlook calendar on the emulator."""
-    h = Harness(sync_context)
-    h.user(A)
-    account_id = h.connect(A)
-    with h.session() as s:
-        s.execute(update(SyncAccount).where(SyncAccount.id == account_id).values(provider="microsoft",
-                                                                                 calendar_id=outlook.calendar_id))
-    credentials = outlook.credentials  # one dict: refreshed tokens carry over between runs
-    h.engine.opener = lambda account: outlook.factory.open(credentials)  # type: ignore[assignment]
-    return h
-
-
-def listed(outlook: MicrosoftHarness) -> list[Event]:
-    now = dt.datetime.now(dt.timezone.utc)
-    window = Window(now - dt.timedelta(days=1), now + dt.timedelta(days=30))
-    return outlook.provider.list_changes(outlook.calendar_id, None, window).events
-
-
-def calls(emu: MicrosoftEmulator, since: int) -> list[tuple[str, str, int]]:
-    return [(r["method"], r["path"].rsplit("/", 1)[-1], r["status"]) for r in emu.requests(since)]
-
-
-def mark(emu: MicrosoftEmulator) -> int:
-    log = emu.requests()
-    return int(log[-1]["seq"]) if log else 0
+    return linked(sync_context, "microsoft", outlook, outlook.factory.open)
 
 
 def test_two_way_sync_edits_and_deletions_both_ways(hc: Harness, outlook: MicrosoftHarness, emu: MicrosoftEmulator) -> None:
