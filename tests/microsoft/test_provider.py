@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from urllib.parse import quote
 
@@ -188,6 +189,23 @@ def test_no_more_than_four_requests_at_once_per_mailbox(outlook: MicrosoftHarnes
     assert len(log) == 10
     assert [r["status"] for r in log] == [200] * 10
     assert all(p["status"] == 201 for r in log for p in r["parts"])
+
+
+def test_one_mailbox_never_has_more_than_four_requests_in_flight_whichever_threads_send_them(
+        outlook: MicrosoftHarness, emu: MicrosoftEmulator) -> None:
+    """Graph's MailboxConcurrency limit is kept by the mailbox's HTTP layer itself, not only by the
+    batch writer's pool: eight threads sending at once are let through four at a time, so Graph
+    answers none of them 429."""
+    emu.post("/throttle", {"concurrent": 4, "latency_ms": 50})
+    http = outlook.provider.http
+    waits: list[float] = []
+    http.sleep = waits.append  # type: ignore[method-assign]
+    before = seq(emu)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: http.send("GET", "/v1.0/me/calendars").status_code, range(16)))
+    assert statuses == [200] * 16
+    assert [r["status"] for r in emu.requests(before)] == [200] * 16
+    assert waits == []
 
 
 def test_removed_items_are_looked_up_20_to_a_batch_request(outlook: MicrosoftHarness, emu: MicrosoftEmulator) -> None:
