@@ -162,6 +162,15 @@ def last_run(app: Deployment) -> int:
         return int(session.scalar(select(func.max(SyncRun.id)).where(SyncRun.finished_at.is_not(None))) or 0)
 
 
+def running(app: Deployment) -> bool:
+    """Whether a run has started and not finished (its requests belong to no finished run yet)."""
+    from calsync.store.db import session_scope
+    from calsync.store.tables import SyncRun
+
+    with session_scope(app.context.sessions) as session:
+        return bool(session.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.finished_at.is_(None))))
+
+
 def finished_since(app: Deployment, run_id: int) -> int:
     from calsync.store.db import session_scope
     from calsync.store.tables import SyncRun
@@ -172,7 +181,7 @@ def finished_since(app: Deployment, run_id: int) -> int:
 
 
 def measure(side: Side, app: Deployment, token: str, changes: int, poll: float, idle_polls: int,
-            settle: float) -> dict[str, Any]:
+            settle: float, settle_polls: int = 1) -> dict[str, Any]:
     """Connects the side, waits for the first sync (and the push channel), then `changes` writes
     each way; for a polled side, the idle polls' request count."""
     api = httpx.Client(base_url=app.base, headers={"X-Api-Token": token}, timeout=60)
@@ -207,13 +216,15 @@ def measure(side: Side, app: Deployment, token: str, changes: int, poll: float, 
         print(f"{side.name} #{n}: in {inbound[-1]:.2f} s, out {outbound[-1]:.2f} s", file=sys.stderr, flush=True)
     found: dict[str, Any] = {"inbound": inbound, "outbound": outbound}
     if isinstance(side, CalDavSide) and idle_polls:
-        # from the end of one poll to the end of `idle_polls` more: nothing else runs in between,
-        # so every request Radicale counts belongs to an idle poll
+        # from the end of a run (none running) until `idle_polls` more have finished and none is
+        # running: every request Radicale counts belongs to a run counted here
         last = last_run(app)
-        until(lambda: last_run(app) > last, timeout=poll * 2 + 60)
+        until(lambda: finished_since(app, last) >= settle_polls and not running(app), timeout=poll * 3 + 60,
+              every=0.005)
         side.server.count(reset=True)
         first = last_run(app)
-        until(lambda: finished_since(app, first) >= idle_polls, timeout=poll * (idle_polls + 1) + 60, every=0.2)
+        until(lambda: finished_since(app, first) >= idle_polls and not running(app),
+              timeout=poll * (idle_polls + 2) + 60, every=0.2)
         found["idle"] = {"runs": finished_since(app, first), "requests": side.server.count(),
                          "seconds": poll * idle_polls}
     api.close()
