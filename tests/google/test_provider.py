@@ -179,6 +179,18 @@ def test_a_revoked_grant_is_an_auth_error_that_says_reconnect(emu: GoogleEmulato
     provider.close()
 
 
+def test_a_grant_without_calendar_scopes_is_an_auth_error_that_says_allow_calendars(emu: GoogleEmulator,
+                                                                                    side: Any) -> None:
+    """403 insufficientPermissions (the user unticked the calendar box on the consent page) is not
+    retried and not handed back: the user must reconnect and allow access to the calendars."""
+    provider, calendar, _ = side
+    emu.post("/faults", {"status": 403, "count": 1, "reason": "insufficientPermissions"})
+    mark = last_seq(emu)
+    with pytest.raises(AuthError, match="allow access to your calendars"):
+        provider.list_changes(calendar, None, window())
+    assert [c["status"] for c in api_calls(emu, mark)] == [403]
+
+
 @pytest.mark.parametrize("status,reason", [(403, "rateLimitExceeded"), (403, "userRateLimitExceeded"), (429, None),
                                            (503, None)])
 def test_rate_limits_and_server_errors_are_retried(emu: GoogleEmulator, side: Any, status: int,
