@@ -209,7 +209,30 @@ class DavHarness(Harness):
         return self.provider.counter.total  # type: ignore[attr-defined]
 
 
-class GoogleHarness(Harness):
+class EmulatedHarness(Harness):
+    """What the Google and Microsoft sides share: other-app edits through the emulator's API as the
+    user (`api`), expiring sync tokens through its controls, and the provider's own counters."""
+
+    emulator: Any
+
+    def _ok(self, response: httpx.Response) -> Any:
+        if response.status_code >= 300:
+            raise RuntimeError(f"{response.request.method} {response.request.url} gave {response.status_code}: "
+                               f"{response.text[:300]}")
+        return response.json() if response.content else None
+
+    def expire(self, cursor: str) -> str:
+        self.emulator.post("/expire-sync-tokens")
+        return cursor
+
+    def set_page_size(self, size: int) -> None:
+        self.provider.lister.page_size = size  # type: ignore[attr-defined]
+
+    def requests(self) -> int:
+        return self.provider.http.requests  # type: ignore[attr-defined]
+
+
+class GoogleHarness(EmulatedHarness):
     """Google Calendar on the emulator: a fresh calendar per test, the provider connected through
     the real OAuth flow; other-app edits go through the ordinary API as the user."""
 
@@ -224,12 +247,6 @@ class GoogleHarness(Harness):
 
     def _events(self) -> str:
         return f"/calendars/{quote(self.calendar_id, safe='')}/events"
-
-    def _ok(self, response: httpx.Response) -> Any:
-        if response.status_code >= 300:
-            raise RuntimeError(f"{response.request.method} {response.request.url} gave {response.status_code}: "
-                               f"{response.text[:300]}")
-        return response.json() if response.content else None
 
     @staticmethod
     def _when(value: dt.datetime) -> dict[str, str]:
@@ -268,18 +285,8 @@ class GoogleHarness(Harness):
     def delete(self, event_id: str) -> None:
         self._ok(self.api.delete(f"{self._events()}/{event_id}"))
 
-    def expire(self, cursor: str) -> str:
-        self.emulator.post("/expire-sync-tokens")
-        return cursor
 
-    def set_page_size(self, size: int) -> None:
-        self.provider.lister.page_size = size  # type: ignore[attr-defined]
-
-    def requests(self) -> int:
-        return self.provider.http.requests  # type: ignore[attr-defined]
-
-
-class MicrosoftHarness(Harness):
+class MicrosoftHarness(EmulatedHarness):
     """Outlook on the Graph emulator: a fresh calendar per test, the provider opened by its factory
     from stored credentials; other-app edits go through Graph as the user (immutable ids, as the
     provider asks for them)."""
@@ -303,12 +310,6 @@ class MicrosoftHarness(Harness):
 
     def _events(self) -> str:
         return f"/me/calendars/{quote(self.calendar_id, safe='')}/events"
-
-    def _ok(self, response: httpx.Response) -> Any:
-        if response.status_code >= 300:
-            raise RuntimeError(f"{response.request.method} {response.request.url} gave {response.status_code}: "
-                               f"{response.text[:300]}")
-        return response.json() if response.content else None
 
     @staticmethod
     def _when(value: dt.datetime) -> dict[str, str]:
@@ -350,16 +351,6 @@ class MicrosoftHarness(Harness):
 
     def delete(self, event_id: str) -> None:
         self._ok(self.api.delete(f"/me/events/{quote(event_id, safe='')}"))
-
-    def expire(self, cursor: str) -> str:
-        self.emulator.post("/expire-sync-tokens")
-        return cursor
-
-    def set_page_size(self, size: int) -> None:
-        self.provider.lister.page_size = size  # type: ignore[attr-defined]
-
-    def requests(self) -> int:
-        return self.provider.http.requests  # type: ignore[attr-defined]
 
 
 def make_harness(kind: str, servers: dict[str, Any]) -> Harness:
