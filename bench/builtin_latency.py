@@ -23,7 +23,7 @@ import uuid
 
 import httpx
 
-from bench.latency_stack import deployment, row, until, workdir
+from bench.latency_stack import cleanup, deployment, row, until, workdir
 from calsync.crm.services import accounts as crm_accounts
 from calsync.store.db import session_scope
 from tests.support.ports import free_port
@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             outbound.append(until(lambda: subject in in_calendar()))
         api.close()
         dav.close()
+    cleanup(work)  # kept (with the processes' logs) only when the bench failed
     print(f"mode: {'celery, ' + str(args.workers) + ' worker(s)' if args.celery else 'embedded'}")
     print("| direction | changes | p50 | p95 | max |")
     print("| --- | --- | --- | --- | --- |")

@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.latency_stack import Deployment, Emulator, cpu_between, cpu_by_role, deployment, emulator, workdir
+from bench.latency_stack import (
+    Deployment, Emulator, cleanup, cpu_between, cpu_by_role, deployment, emulator, workdir,
+)
 from tests.support.ports import free_port
 
 PROVIDERS = ("google", "microsoft")
@@ -152,7 +154,9 @@ def run(mode: str, accounts: int, rounds: int, workers: int, concurrency: int | 
         started = time.perf_counter()
         ids = add_accounts(app, emus, counts)
         print(f"{len(ids)} accounts added in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-        return measure(app, emus, ids, rounds)
+        results = measure(app, emus, ids, rounds)
+    cleanup(work)  # kept (with the processes' logs) only when the bench failed
+    return results
 
 
 def cores(results: list[dict[str, Any]]) -> str:

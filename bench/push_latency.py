@@ -35,8 +35,8 @@ import httpx
 from sqlalchemy import func, select
 
 from bench.latency_stack import (
-    UTC, Deployment, Emulator, Radicale, connect_oauth, deployment, emulator, radicale, row, stored_channel,
-    until, workdir,
+    UTC, Deployment, Emulator, Radicale, cleanup, connect_oauth, deployment, emulator, radicale, row,
+    stored_channel, until, workdir,
 )
 from tests.support.ports import free_port
 
@@ -269,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  company_name="Acme", name="Ann")
             found = measure(side, app, token, args.changes if side.pushes else args.caldav_changes,
                             args.poll_seconds, args.idle_polls, args.settle)
+        cleanup(work)  # kept (with the processes' logs) only when the bench failed
         label = side.name + (f", every {int(args.poll_seconds)} s" if not side.pushes else "")
         lines.append(row(f"{label}: calendar → CRM", found["inbound"]))
         lines.append(row(f"{label}: CRM → calendar", found["outbound"]))
