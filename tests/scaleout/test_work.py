@@ -46,7 +46,8 @@ def client(broker: str) -> redis.Redis:
 
 
 @pytest.fixture
-def h(tmp_path: Path, sqlite_url: str) -> Iterator[Harness]:
+def h(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    monkeypatch.setenv("CALSYNC_TEST_PROVIDERS", "1")  # the in-memory provider (tests/sync/conftest.py does the same)
     context = AppContext.build(_settings(tmp_path, sqlite_url))
     harness = Harness(context)
     harness.user(A)
