@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import math
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from calsync.crypto import SecretBox
 from calsync.store.tables import SyncAccount
 from calsync.sync.credentials import stored
@@ -38,3 +40,14 @@ def next_poll(account_id: int, period: float, now: float) -> float:
     """The first of the account's slots strictly after `now` (clock seconds)."""
     offset = slot(account_id, period)
     return (math.floor((now - offset) / period) + 1) * period + offset
+
+
+def poll_delay(sessions: sessionmaker[Session], box: SecretBox, account_id: int, period: float, now: float) -> float | None:
+    """After a good run: seconds until the account's next poll slot, or None when it is not polled."""
+    session = sessions()
+    try:
+        account = session.get(SyncAccount, account_id)
+        polled = account is not None and account.enabled and is_polled(box, account)
+    finally:
+        session.close()
+    return next_poll(account_id, period, now) - now if polled else None

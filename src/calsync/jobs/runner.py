@@ -25,7 +25,7 @@ from calsync.crm.services import changes
 from calsync.store.tables import SyncAccount
 from calsync.jobs.due import DueQueue
 from calsync.jobs.outcome import counts_as_failure, follow_up
-from calsync.jobs.polling import is_polled, next_poll
+from calsync.jobs.polling import poll_delay
 from calsync.jobs.push import Channels
 from calsync.sync.credentials import opener_with_store
 from calsync.sync.engine import SyncEngine
@@ -234,15 +234,9 @@ class EmbeddedRunner:
 
     def _plan_poll(self, account_id: int) -> None:
         """After a good run of an account that cannot push: its next poll, at its own slot."""
-        session = self.context.sessions()
-        try:
-            account = session.get(SyncAccount, account_id)
-            polled = account is not None and account.enabled and is_polled(self.context.box, account)
-        finally:
-            session.close()
-        if polled:
-            now = self.clock()
-            self.request_sync(account_id, "poll", delay=next_poll(account_id, self.poll, now) - now)
+        delay = poll_delay(self.context.sessions, self.context.box, account_id, self.poll, self.clock())
+        if delay is not None:
+            self.request_sync(account_id, "poll", delay=delay)
 
 
 def install(app: FastAPI, context: AppContext) -> None:

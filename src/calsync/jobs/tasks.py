@@ -21,9 +21,8 @@ from celery import Celery
 from calsync.config import Settings, get_settings
 from calsync.jobs.celery_app import RENEW_CHANNELS, SYNC_ACCOUNT
 from calsync.jobs.outcome import counts_as_failure, follow_up
-from calsync.jobs.polling import is_polled, next_poll
+from calsync.jobs.polling import poll_delay
 from calsync.jobs.queue import STICKY, QueuedScheduler
-from calsync.store.tables import SyncAccount
 from calsync.sync.engine import SyncEngine
 from calsync.sync.summary import RunSummary
 from calsync.web.context import AppContext
@@ -73,16 +72,9 @@ class Work:
 
     def _plan_poll(self, account_id: int) -> None:
         """After a good run of an account that cannot push: its next poll, at its own slot."""
-        session = self.context.sessions()
-        try:
-            account = session.get(SyncAccount, account_id)
-            polled = account is not None and account.enabled and is_polled(self.context.box, account)
-        finally:
-            session.close()
-        if polled:
-            now = time.time()
-            period = float(self.context.settings.caldav_poll_seconds)
-            self.queue.request_sync(account_id, "poll", delay=next_poll(account_id, period, now) - now)
+        delay = poll_delay(self.context.sessions, self.context.box, account_id, float(self.context.settings.caldav_poll_seconds), time.time())
+        if delay is not None:
+            self.queue.request_sync(account_id, "poll", delay=delay)
 
     @staticmethod
     def _safe(action: "object") -> None:
